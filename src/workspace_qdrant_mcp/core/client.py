@@ -1,0 +1,98 @@
+"""QdrantWorkspaceClient: one engine (embedded or server), one registry, one alias manager.
+
+The seed's contract: ``QdrantWorkspaceClient()`` with ``.client`` (a
+qdrant-client ``QdrantClient``), ``.state_manager`` (the SQLite registry) and
+``await initialize()``. Both stores open lazily, so ``client.client`` works
+before ``initialize()`` as the seed's example expects.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from qdrant_client import QdrantClient
+
+from ..config import Settings
+from . import faults
+from .collection_aliases import AliasManager
+from .errors import StoreError, StoreLocked
+from .state import SQLiteStateManager
+
+
+def open_qdrant(settings: Settings) -> QdrantClient:
+    """Open the Qdrant engine the settings name (server URL, else the embedded store)."""
+    if settings.qdrant_url:
+        try:
+            return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        except Exception as exc:
+            raise StoreError(
+                f"Cannot use the Qdrant server at {settings.qdrant_url}: {type(exc).__name__}; "
+                "check QDRANT_URL."
+            ) from None
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return QdrantClient(path=str(settings.qdrant_path))
+    except RuntimeError as exc:
+        if "already accessed" in str(exc):
+            raise StoreLocked(
+                f"The embedded store {settings.qdrant_path} is open in another process; "
+                "use the wqm CLI or MCP server (they share it through the workspace service), "
+                "or stop that process."
+            ) from None
+        raise StoreError(f"Cannot open the embedded store {settings.qdrant_path}: {exc}") from None
+
+
+class QdrantWorkspaceClient:
+    """The workspace's storage: Qdrant for data and routing, SQLite for intent and history."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        faults.arm(self.settings.fault_point)
+        self.state_manager = SQLiteStateManager(self.settings.registry_path)
+        self._client: QdrantClient | None = None
+        self._aliases: AliasManager | None = None
+        self.initialized = False
+
+    @property
+    def client(self) -> QdrantClient:
+        """The qdrant-client object (opened on first use)."""
+        if self._client is None:
+            self._client = open_qdrant(self.settings)
+        return self._client
+
+    @property
+    def aliases(self) -> AliasManager:
+        """The alias manager bound to this client and registry."""
+        if self._aliases is None:
+            self._aliases = AliasManager(self.client, self.state_manager)
+        return self._aliases
+
+    async def initialize(self) -> None:
+        """Open both stores, migrate the registry and recover any change left pending."""
+        self.initialize_sync()
+
+    def initialize_sync(self) -> None:
+        """Synchronous twin of ``initialize``."""
+        self.state_manager.initialize_sync()
+        self.aliases.initialize_sync()
+        self.initialized = True
+
+    def engine_description(self) -> str:
+        """Where the data lives (never includes a key)."""
+        return self.settings.engine_description()
+
+    async def close(self) -> None:
+        """Flush usage counts and close both stores."""
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        """Synchronous twin of ``close``."""
+        self.state_manager.close()
+        if self._client is not None:
+            try:
+                self._client.close()
+            finally:
+                self._client = None
+                self._aliases = None

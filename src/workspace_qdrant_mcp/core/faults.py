@@ -1,0 +1,32 @@
+"""Fault injection for crash-consistency tests.
+
+A test arms a named step (``WQM_FAULT_POINT=after_intent`` read by config, or
+``arm()``); when the code reaches that step the process kills itself with
+SIGKILL, exactly as a power cut or ``kill -9`` would. Unarmed, ``reach`` costs
+one comparison.
+
+Steps of an alias change: ``after_intent`` (intent committed, Qdrant untouched),
+``after_collection`` (a new physical collection exists, its name does not yet),
+``after_qdrant`` (Qdrant switched, registry not yet marked done), ``after_done``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+STEPS = ("after_intent", "after_collection", "after_qdrant", "after_done")
+
+_armed: str | None = None
+
+
+def arm(step: str | None) -> None:
+    """Make the process die at ``step`` (None disarms)."""
+    global _armed
+    _armed = step or None
+
+
+def reach(step: str) -> None:
+    """Mark that execution reached ``step``; dies here when that step is armed."""
+    if _armed is not None and _armed == step:
+        os.kill(os.getpid(), signal.SIGKILL)

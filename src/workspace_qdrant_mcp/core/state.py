@@ -1,0 +1,652 @@
+"""SQLite registry: what Qdrant does not keep.
+
+Qdrant is the truth for routing (which name reaches which collection). This
+registry is the truth for intent and history: who made each alias and why, an
+append-only audit log, pending alias changes (the intent half of the
+intent -> Qdrant -> done protocol), usage counts and the projects we know.
+
+The file is opened in WAL mode with a busy timeout so several processes can
+read while one writes; schema changes are numbered migrations recorded in
+``schema_version``. A database written by a newer wqm is refused rather than
+guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import RegistryError, SchemaTooNew
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def utc_now() -> str:
+    """Current time as an ISO-8601 UTC string with microseconds (sortable)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+_BASE_SCHEMA: list[str] = [
+    """
+    CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+    """,
+    """
+    INSERT INTO registry_meta(key, value) VALUES ('alias_generation', '0')
+    """,
+    """
+    CREATE TABLE alias_changes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                created_at TEXT NOT NULL,
+                finished_at TEXT,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'abandoned', 'rolled_back')),
+                kind TEXT NOT NULL,
+                operations TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                reason TEXT,
+                metadata TEXT,
+                pid INTEGER NOT NULL,
+                undo_of INTEGER REFERENCES alias_changes(id),
+                undone_by INTEGER REFERENCES alias_changes(id)
+            )
+    """,
+    """
+    CREATE INDEX idx_alias_changes_status ON alias_changes(status)
+    """,
+    """
+    CREATE TABLE alias_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                action TEXT NOT NULL,
+                alias_name TEXT NOT NULL,
+                before TEXT,
+                after TEXT,
+                actor TEXT NOT NULL,
+                reason TEXT,
+                pid INTEGER NOT NULL,
+                change_id INTEGER REFERENCES alias_changes(id)
+            )
+    """,
+    """
+    CREATE INDEX idx_alias_events_alias ON alias_events(alias_name)
+    """,
+    """
+    CREATE TRIGGER alias_events_append_only_update BEFORE UPDATE ON alias_events
+                BEGIN SELECT RAISE(ABORT, 'alias_events is append-only'); END
+    """,
+    """
+    CREATE TRIGGER alias_events_append_only_delete BEFORE DELETE ON alias_events
+                BEGIN SELECT RAISE(ABORT, 'alias_events is append-only'); END
+    """,
+    """
+    CREATE TABLE projects (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                physical_collection TEXT NOT NULL UNIQUE,
+                root_path TEXT NOT NULL,
+                canonical_remote TEXT,
+                path_name TEXT,
+                remote_name TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+    """,
+    """
+    CREATE INDEX idx_projects_root ON projects(root_path)
+    """,
+    """
+    CREATE TABLE project_names (
+                name TEXT PRIMARY KEY,
+                project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL CHECK (kind IN ('path', 'remote', 'other')),
+                canonical_remote TEXT,
+                root_path TEXT,
+                added_at TEXT NOT NULL
+            )
+    """,
+    """
+    CREATE INDEX idx_project_names_project ON project_names(project_id)
+    """,
+]
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    """Base schema; adopts a seed-era ``collection_aliases`` table by adding the usage columns."""
+    existing = {
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    if "collection_aliases" in existing:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(collection_aliases)")}
+        if "hit_count" not in columns:
+            conn.execute(
+                "ALTER TABLE collection_aliases ADD COLUMN hit_count INTEGER NOT NULL DEFAULT 0"
+            )
+        if "last_used_at" not in columns:
+            conn.execute("ALTER TABLE collection_aliases ADD COLUMN last_used_at TEXT")
+    else:
+        conn.execute(
+            """CREATE TABLE collection_aliases (
+                alias_name TEXT PRIMARY KEY,
+                collection_name TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                created_by TEXT NOT NULL DEFAULT 'system',
+                metadata TEXT,
+                hit_count INTEGER NOT NULL DEFAULT 0,
+                last_used_at TEXT
+            )"""
+        )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_collection_aliases_collection "
+        "ON collection_aliases(collection_name)"
+    )
+    for statement in _BASE_SCHEMA:
+        conn.execute(statement)
+
+
+#: Ordered, numbered migrations. Append only; never edit a released one.
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
+    (1, "base schema: aliases with usage, audit log, intents, projects", _migration_1),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project we hold data for: its physical collection and last known identity."""
+
+    id: int
+    physical_collection: str
+    root_path: str
+    canonical_remote: str | None
+    path_name: str | None
+    remote_name: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One row of the append-only audit log."""
+
+    id: int
+    at: str
+    action: str
+    alias_name: str
+    before: str | None
+    after: str | None
+    actor: str
+    reason: str | None
+    pid: int
+    change_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """A recorded alias change (intent) and its fate."""
+
+    id: int
+    created_at: str
+    finished_at: str | None
+    status: str
+    kind: str
+    operations: list[dict[str, Any]]
+    actor: str
+    reason: str | None
+    metadata: dict[str, Any] | None
+    pid: int
+    undo_of: int | None
+    undone_by: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return dict(self.__dict__)
+
+
+class SQLiteStateManager:
+    """The registry file: schema, migrations, transactions and typed accessors."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.db_path = Path(db_path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pending_usage: dict[str, tuple[int, str]] = {}
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (opened and migrated on first use)."""
+        if self._conn is None:
+            self.initialize_sync()
+        assert self._conn is not None
+        return self._conn
+
+    async def initialize(self) -> bool:
+        """Open the registry and bring its schema up to date (idempotent)."""
+        self.initialize_sync()
+        return True
+
+    def initialize_sync(self) -> None:
+        """Synchronous twin of ``initialize`` for code that is not async."""
+        with self._lock:
+            if self._conn is not None:
+                return
+            try:
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    str(self.db_path),
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as exc:
+                raise RegistryError(
+                    f"Cannot open the registry {self.db_path}: {exc}; "
+                    "check the file and its folder permissions."
+                ) from None
+            try:
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                conn.execute("ROLLBACK")
+                raise SchemaTooNew(
+                    f"The registry {self.db_path} has schema version {current}, newer than this "
+                    f"wqm understands ({SCHEMA_VERSION}); upgrade wqm to use it."
+                )
+            for version, name, apply in MIGRATIONS:
+                if version > current:
+                    apply(conn)
+                    conn.execute(
+                        "INSERT INTO schema_version(version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, utc_now()),
+                    )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise RegistryError(
+                f"Cannot prepare the registry {self.db_path}: {exc}; run `wqm project doctor`."
+            ) from None
+
+    def schema_version(self) -> int:
+        """The schema version of the open registry."""
+        row = self._query_one("SELECT MAX(version) AS v FROM schema_version")
+        return int(row["v"]) if row else 0
+
+    def close(self) -> None:
+        """Flush buffered usage and close the connection."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self.flush_usage()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE) that commits or rolls back as a whole."""
+        with self._lock:
+            conn = self.connection
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise RegistryError(f"Registry write failed: {exc}; retry the command.") from None
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return list(self.connection.execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise RegistryError(f"Registry read failed: {exc}; retry the command.") from None
+
+    def _query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    # -- aliases ----------------------------------------------------------------------------
+
+    def alias_generation(self) -> int:
+        """Counter bumped by every alias change, in any process (drives cache coherence)."""
+        row = self._query_one("SELECT value FROM registry_meta WHERE key = 'alias_generation'")
+        return int(row["value"]) if row else 0
+
+    def alias_rows(self) -> list[sqlite3.Row]:
+        """Every registered alias, newest first."""
+        return self._query("SELECT * FROM collection_aliases ORDER BY created_at DESC, alias_name")
+
+    def alias_row(self, alias_name: str) -> sqlite3.Row | None:
+        """One registered alias, or None."""
+        return self._query_one(
+            "SELECT * FROM collection_aliases WHERE alias_name = ?", (alias_name,)
+        )
+
+    def record_use(self, name: str) -> None:
+        """Count one use of ``name`` (buffered; written by ``flush_usage``)."""
+        with self._lock:
+            count, _ = self._pending_usage.get(name, (0, ""))
+            self._pending_usage[name] = (count + 1, utc_now())
+
+    def flush_usage(self) -> None:
+        """Write buffered usage counts (one small transaction; a no-op when nothing is buffered)."""
+        with self._lock:
+            if not self._pending_usage or self._conn is None:
+                return
+            pending, self._pending_usage = self._pending_usage, {}
+            with self.transaction() as conn:
+                for name, (count, last) in pending.items():
+                    conn.execute(
+                        "UPDATE collection_aliases SET hit_count = hit_count + ?, "
+                        "last_used_at = MAX(COALESCE(last_used_at, ''), ?) WHERE alias_name = ?",
+                        (count, last, name),
+                    )
+
+    # -- changes (intents) and audit --------------------------------------------------------
+
+    def begin_change(
+        self,
+        kind: str,
+        operations: list[dict[str, Any]],
+        actor: str,
+        reason: str | None,
+        metadata: dict[str, Any] | None,
+        undo_of: int | None = None,
+    ) -> int:
+        """Record an intended change as pending (committed before Qdrant is touched)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO alias_changes(created_at, status, kind, operations, actor, reason, "
+                "metadata, pid, undo_of) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    utc_now(),
+                    kind,
+                    json.dumps(operations),
+                    actor,
+                    reason,
+                    _dump(metadata),
+                    os.getpid(),
+                    undo_of,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def complete_change(
+        self,
+        change_id: int,
+        registry_rows: Sequence[tuple[str, str | None, str, str, dict[str, Any] | None]],
+        events: Sequence[tuple[str, str, str | None, str | None]],
+        *,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        """Mark a change done and mirror it into the registry and audit log, atomically.
+
+        ``registry_rows``: (alias, collection or None to delete, created_at, created_by, metadata).
+        ``events``: (action, alias, before, after).
+        """
+        now = utc_now()
+        with self.transaction() as conn:
+            status = conn.execute(
+                "SELECT status, undo_of FROM alias_changes WHERE id = ?", (change_id,)
+            ).fetchone()
+            if status is None or status["status"] != "pending":
+                return
+            for alias, collection, created_at, created_by, metadata in registry_rows:
+                if collection is None:
+                    conn.execute("DELETE FROM collection_aliases WHERE alias_name = ?", (alias,))
+                    continue
+                conn.execute(
+                    "INSERT INTO collection_aliases(alias_name, collection_name, created_at, "
+                    "created_by, metadata) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(alias_name) DO UPDATE SET collection_name = excluded.collection_name, "
+                    "created_at = excluded.created_at, created_by = excluded.created_by, "
+                    "metadata = excluded.metadata",
+                    (alias, collection, created_at, created_by, _dump(metadata)),
+                )
+            for action, alias, before, after in events:
+                conn.execute(
+                    "INSERT INTO alias_events(at, action, alias_name, before, after, actor, reason, "
+                    "pid, change_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, action, alias, before, after, actor, reason, os.getpid(), change_id),
+                )
+            conn.execute(
+                "UPDATE alias_changes SET status = 'done', finished_at = ? WHERE id = ?",
+                (now, change_id),
+            )
+            if status["undo_of"] is not None:
+                conn.execute(
+                    "UPDATE alias_changes SET undone_by = ? WHERE id = ?",
+                    (change_id, status["undo_of"]),
+                )
+            conn.execute(
+                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'alias_generation'"
+            )
+
+    def finish_change(self, change_id: int, status: str) -> None:
+        """Close a pending change that did not apply (``abandoned`` or ``rolled_back``)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE alias_changes SET status = ?, finished_at = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (status, utc_now(), change_id),
+            )
+            conn.execute(
+                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'alias_generation'"
+            )
+
+    def pending_changes(self) -> list[ChangeRecord]:
+        """Changes whose intent was recorded but whose outcome was not (a crash, usually)."""
+        rows = self._query("SELECT * FROM alias_changes WHERE status = 'pending' ORDER BY id")
+        return [_change(row) for row in rows]
+
+    def get_change(self, change_id: int) -> ChangeRecord | None:
+        """One recorded change."""
+        row = self._query_one("SELECT * FROM alias_changes WHERE id = ?", (change_id,))
+        return _change(row) if row else None
+
+    def last_undoable_change(self) -> ChangeRecord | None:
+        """The most recent applied change that has not been undone (undo of undo is allowed)."""
+        row = self._query_one(
+            "SELECT * FROM alias_changes WHERE status = 'done' AND undone_by IS NULL "
+            "AND kind IN ('alias', 'undo') ORDER BY id DESC LIMIT 1"
+        )
+        return _change(row) if row else None
+
+    def append_events(
+        self, events: Sequence[tuple[str, str, str | None, str | None]], actor: str, reason: str
+    ) -> None:
+        """Log events that are not part of an alias change (reconcile repairs)."""
+        now = utc_now()
+        with self.transaction() as conn:
+            for action, alias, before, after in events:
+                conn.execute(
+                    "INSERT INTO alias_events(at, action, alias_name, before, after, actor, reason, "
+                    "pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, action, alias, before, after, actor, reason, os.getpid()),
+                )
+
+    def events(self, alias_name: str | None = None, limit: int = 200) -> list[AliasEvent]:
+        """The audit log, newest first, optionally for one name."""
+        if alias_name is None:
+            rows = self._query("SELECT * FROM alias_events ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query(
+                "SELECT * FROM alias_events WHERE alias_name = ? ORDER BY id DESC LIMIT ?",
+                (alias_name, limit),
+            )
+        return [
+            AliasEvent(
+                id=row["id"],
+                at=row["at"],
+                action=row["action"],
+                alias_name=row["alias_name"],
+                before=row["before"],
+                after=row["after"],
+                actor=row["actor"],
+                reason=row["reason"],
+                pid=row["pid"],
+                change_id=row["change_id"],
+            )
+            for row in rows
+        ]
+
+    def upsert_alias_row(
+        self, alias: str, collection: str, created_by: str, metadata: dict[str, Any] | None
+    ) -> None:
+        """Register an alias outside a change (reconcile adopting one found only in Qdrant)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO collection_aliases(alias_name, collection_name, created_at, created_by, "
+                "metadata) VALUES (?, ?, ?, ?, ?) ON CONFLICT(alias_name) DO UPDATE SET "
+                "collection_name = excluded.collection_name",
+                (alias, collection, utc_now(), created_by, _dump(metadata)),
+            )
+            conn.execute(
+                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'alias_generation'"
+            )
+
+    def delete_alias_row(self, alias: str) -> None:
+        """Forget an alias outside a change (reconcile dropping one missing from Qdrant)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM collection_aliases WHERE alias_name = ?", (alias,))
+            conn.execute(
+                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'alias_generation'"
+            )
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def upsert_project(
+        self,
+        physical_collection: str,
+        root_path: str,
+        canonical_remote: str | None,
+        path_name: str | None,
+        remote_name: str | None,
+    ) -> ProjectRecord:
+        """Create or update the project that owns ``physical_collection``."""
+        now = utc_now()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO projects(physical_collection, root_path, canonical_remote, path_name, "
+                "remote_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(physical_collection) DO UPDATE SET root_path = excluded.root_path, "
+                "canonical_remote = COALESCE(excluded.canonical_remote, canonical_remote), "
+                "path_name = excluded.path_name, "
+                "remote_name = COALESCE(excluded.remote_name, remote_name), "
+                "updated_at = excluded.updated_at",
+                (physical_collection, root_path, canonical_remote, path_name, remote_name, now, now),
+            )
+        record = self.project_by_collection(physical_collection)
+        assert record is not None
+        return record
+
+    def project_by_collection(self, physical_collection: str) -> ProjectRecord | None:
+        """The project whose data lives in ``physical_collection``."""
+        row = self._query_one(
+            "SELECT * FROM projects WHERE physical_collection = ?", (physical_collection,)
+        )
+        return ProjectRecord(**dict(row)) if row else None
+
+    def projects(self) -> list[ProjectRecord]:
+        """Every known project."""
+        return [ProjectRecord(**dict(row)) for row in self._query("SELECT * FROM projects")]
+
+    def projects_by_root(self, root_path: str) -> list[ProjectRecord]:
+        """Projects last seen at ``root_path`` (normally one)."""
+        rows = self._query("SELECT * FROM projects WHERE root_path = ?", (root_path,))
+        return [ProjectRecord(**dict(row)) for row in rows]
+
+    def bind_name(
+        self,
+        name: str,
+        project_id: int,
+        kind: str,
+        canonical_remote: str | None,
+        root_path: str | None,
+    ) -> None:
+        """Remember that ``name`` belongs to a project (and, for remote names, to which remote)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO project_names(name, project_id, kind, canonical_remote, root_path, "
+                "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "project_id = excluded.project_id",
+                (name, project_id, kind, canonical_remote, root_path, utc_now()),
+            )
+
+    def name_binding(self, name: str) -> sqlite3.Row | None:
+        """The registry's record of which project (and remote) a name was bound to."""
+        return self._query_one("SELECT * FROM project_names WHERE name = ?", (name,))
+
+    def names_of_project(self, project_id: int) -> list[str]:
+        """Every name ever bound to a project, oldest first."""
+        rows = self._query(
+            "SELECT name FROM project_names WHERE project_id = ? ORDER BY added_at", (project_id,)
+        )
+        return [row["name"] for row in rows]
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def load_json(text: str | None) -> Any:
+    """Parse a JSON column, tolerating NULL."""
+    return None if text is None else json.loads(text)
+
+
+def _change(row: sqlite3.Row) -> ChangeRecord:
+    return ChangeRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        status=row["status"],
+        kind=row["kind"],
+        operations=json.loads(row["operations"]),
+        actor=row["actor"],
+        reason=row["reason"],
+        metadata=load_json(row["metadata"]),
+        pid=row["pid"],
+        undo_of=row["undo_of"],
+        undone_by=row["undone_by"],
+    )
