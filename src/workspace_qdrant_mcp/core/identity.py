@@ -79,8 +79,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRANSPORT_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*::(?=.)", re.IGNORECASE)
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://(.*)$", re.IGNORECASE | re.DOTALL)
 _DOS_DRIVE = re.compile(r"^([a-z]):[\\/]", re.IGNORECASE)
-_HOST = re.compile(r"^(?:\[[0-9a-z:.%]+\]|\w[\w.~-]*)$")
-_PORT = re.compile(r"^[0-9]*$")
+_HOST = re.compile(r"^(?:\[[0-9a-z:.%]+\]|\w[\w.~-]*)\Z")
+_PORT = re.compile(r"^[0-9]*\Z")
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 # The conventional user of ssh forges: public, and it makes a displayed scp URL usable.
 _PUBLIC_SSH_USER = "git"
@@ -92,10 +92,18 @@ _HELP_FORMS = "use a form like https://host/owner/repo, git@host:owner/repo or /
 # --------------------------------------------------------------------------- pure
 
 
-def _invalid(reason: str) -> InvalidRemoteURL:
-    # The URL itself is never quoted: whatever part failed to parse could be the
-    # one that holds a secret.
-    return InvalidRemoteURL(f"Remote URL {reason}; {_HELP_FORMS}.")
+class _Unparseable(Exception):
+    """Private: why a URL failed to parse; always turned into InvalidRemoteURL."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _invalid(reason: str) -> _Unparseable:
+    # Messages built from a reason never quote the URL: whatever part failed to
+    # parse could be the one that holds a secret.
+    return _Unparseable(reason)
 
 
 def _split_userinfo(prefix: str) -> tuple[str | None, str]:
@@ -178,8 +186,7 @@ def _is_local_path(url: str) -> bool:
         _SCHEME.match(url) is None
         and _TRANSPORT_PREFIX.match(url) is None
         and (
-            url.startswith("/")
-            or url.startswith("\\\\")
+            url.startswith(("/", "\\\\"))
             or _DOS_DRIVE.match(url) is not None
             or _scp_split(url) is None
         )
@@ -200,14 +207,14 @@ def _parse(url: str) -> tuple[str, list[str]]:
     if scheme:
         name, rest = scheme.group(1).lower(), scheme.group(2)
         rest = re.split(r"[?#]", rest, maxsplit=1)[0]
-        authority, slash, path = rest.partition("/")
+        authority, _, path = rest.partition("/")
         if name == "file":
             if authority.lower() in ("", "localhost"):
                 return LOCAL_HOST, _local_segments("/" + path)
             return LOCAL_HOST, _local_segments("//" + authority + "/" + path)
         _, hostport = _split_userinfo(authority)
         return _canonical_host(hostport), _segments(path)
-    if url.startswith("/") or url.startswith("\\\\") or _DOS_DRIVE.match(url):
+    if url.startswith(("/", "\\\\")) or _DOS_DRIVE.match(url):
         return LOCAL_HOST, _local_segments(url)
     scp = _scp_split(url)
     if scp is None:
@@ -226,7 +233,10 @@ def canonicalize_remote(url: str) -> str:
     ``file://`` URL becomes ``local/<path segments>``. Raises InvalidRemoteURL
     when the URL has no host or no path, or is relative, empty or garbage.
     """
-    host, segments = _parse(url)
+    try:
+        host, segments = _parse(url)
+    except _Unparseable as exc:
+        raise InvalidRemoteURL(f"Remote URL {exc.reason}; {_HELP_FORMS}.") from None
     return "/".join([host, *segments])
 
 
@@ -237,9 +247,9 @@ def sanitize_remote_url(url: str) -> str:
     keeps ``git@github.com:owner/repo`` copy-pasteable); any other user info goes,
     because tokens often ride as the user name of an https URL. When the URL is
     ambiguous this errs towards hiding (the last ``@`` ends the user info). Control
-    characters become ``?``. Never raises.
+    characters become U+FFFD, so a display cannot drive a terminal. Never raises.
     """
-    text = _CONTROL.sub("?", url.strip())
+    text = _CONTROL.sub("\ufffd", url.strip())
     transport = _TRANSPORT_PREFIX.match(text)
     if transport:
         return text[: transport.end()] + sanitize_remote_url(text[transport.end() :])
@@ -251,7 +261,12 @@ def sanitize_remote_url(url: str) -> str:
         keep = name.lower() in _SSH_SCHEMES and userinfo == _PUBLIC_SSH_USER
         return f"{name}://{_PUBLIC_SSH_USER + '@' if keep else ''}{rest}"
     if _is_local_path(text):
-        return text
+        if text.startswith(("/", "\\\\")) or _DOS_DRIVE.match(text):
+            return text
+        # Not a usable remote (git would read it as a relative path): hide anything
+        # before an @ in its first part, in case it is user info missing a scheme.
+        head, slash, tail = text.partition("/")
+        return _split_userinfo(head)[1] + slash + tail
     scp = _scp_split(text)
     if scp is None:  # pragma: no cover - _is_local_path covers every non-scp text
         return text
@@ -273,7 +288,9 @@ def remote_collection_name(canonical: str) -> str:
     name would pass 255 characters, ``_`` + 8 hex of sha256(canonical) is appended.
     """
     if not canonical:
-        raise InvalidArgument("Canonical remote is empty; pass the output of canonicalize_remote().")
+        raise InvalidArgument(
+            "Canonical remote is empty; pass the output of canonicalize_remote()."
+        )
     host, _, path = canonical.partition("/")
     ambiguous = re.search(r"[^a-z0-9.]", host) is not None or any(
         re.search(r"[^a-z0-9]", segment) for segment in path.split("/")
@@ -293,7 +310,7 @@ def _redact(text: str) -> str:
 
     def scrub(match: re.Match[str]) -> str:
         clean = sanitize_remote_url(match.group(0))
-        return "<url>" if "@" in clean.removeprefix(_PUBLIC_SSH_USER + "@") else clean
+        return "<url>" if "@" in re.sub(r"(^|://)git@", r"\1", clean) else clean
 
     return _URL_LIKE_WORD.sub(scrub, text)
 
@@ -470,12 +487,13 @@ def detect_identity(path: str | Path) -> ProjectIdentity:
         return ProjectIdentity(root=root, path_name=path_name)
     raw = get_remote_url(root, remote)
     try:
-        canonical = canonicalize_remote(_resolve_local_remote(raw, root))
-    except InvalidRemoteURL as exc:
+        host, segments = _parse(_resolve_local_remote(raw, root))
+    except _Unparseable as exc:
         raise InvalidRemoteURL(
-            f"The URL of remote '{remote}' cannot be parsed ({exc}); "
-            f"fix it with `git remote set-url {remote} <url>`, then retry."
+            f"The URL of remote '{remote}' {exc.reason}; fix it with "
+            f"`git remote set-url {remote} <url>` ({_HELP_FORMS})."
         ) from None
+    canonical = "/".join([host, *segments])
     return ProjectIdentity(
         root=root,
         path_name=path_name,

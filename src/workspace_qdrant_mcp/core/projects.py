@@ -1,0 +1,162 @@
+"""From a folder to its data: which physical collection holds a project, under which names.
+
+A project is found by every identity it has had: its current name, its
+path-based name, its remote-based name, and any name the registry remembers
+for the same root (an earlier remote). The current name may not reach the data
+yet (the identity just changed); callers then migrate (core/migration.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import schema, store
+from .collection_aliases import AliasManager
+from .errors import AliasConflict
+from .identity import ProjectIdentity, detect_identity
+from .naming import is_opaque_physical_name
+from .state import SQLiteStateManager
+
+
+@dataclass
+class ProjectContext:
+    """A project's identity and where its data is now."""
+
+    identity: ProjectIdentity
+    physical: str | None
+    names: list[str] = field(default_factory=list)
+    found_by: str | None = None
+    project_id: int | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def current_name(self) -> str:
+        """The name this project is known by now."""
+        return self.identity.current_name
+
+    @property
+    def current_reachable(self) -> bool:
+        """True when the current name reaches the project's data."""
+        return self.physical is not None and self.current_name in self.names
+
+    @property
+    def root(self) -> Path:
+        """The project root folder."""
+        return self.identity.root
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no raw remote URL: only the sanitized one)."""
+        ident = self.identity
+        return {
+            "root": str(ident.root),
+            "current_name": ident.current_name,
+            "path_name": ident.path_name,
+            "remote_name": ident.remote_name,
+            "remote": ident.remote_url_display,
+            "canonical_remote": ident.canonical_remote,
+            "physical_collection": self.physical,
+            "names": list(self.names),
+        }
+
+
+def _names_of(live: dict[str, str], collections: set[str], physical: str) -> list[str]:
+    names = sorted(a for a, c in live.items() if c == physical)
+    if physical in collections and not is_opaque_physical_name(physical):
+        names.insert(0, physical)
+    return names
+
+
+def locate_project(
+    aliases: AliasManager, identity: ProjectIdentity | None = None, path: str | Path | None = None
+) -> ProjectContext:
+    """Find the data of the project at ``path`` (or of ``identity``) by any name it has had."""
+    ident = identity if identity is not None else detect_identity(path or ".")
+    client = aliases.qdrant_client
+    state = aliases.state_manager
+    live = store.live_aliases(client)
+    collections = store.collection_names(client)
+
+    candidates: list[tuple[str, str]] = [(ident.current_name, "current name")]
+    if ident.path_name != ident.current_name:
+        candidates.append((ident.path_name, "path name"))
+    for record in state.projects_by_root(str(ident.root)):
+        for name in state.names_of_project(record.id):
+            candidates.append((name, "earlier name"))
+        candidates.append((record.physical_collection, "registry"))
+
+    for name, how in candidates:
+        physical = live.get(name, name if name in collections else None)
+        if physical is None:
+            continue
+        record = state.project_by_collection(physical)
+        return ProjectContext(
+            identity=ident,
+            physical=physical,
+            names=_names_of(live, collections, physical),
+            found_by=how,
+            project_id=record.id if record else None,
+        )
+    return ProjectContext(identity=ident, physical=None)
+
+
+def register_project(state: SQLiteStateManager, ctx: ProjectContext) -> None:
+    """Record the project and bind its current names in the registry."""
+    if ctx.physical is None:
+        return
+    ident = ctx.identity
+    record = state.upsert_project(
+        ctx.physical,
+        str(ident.root),
+        ident.canonical_remote,
+        ident.path_name,
+        ident.remote_name,
+    )
+    ctx.project_id = record.id
+    if ident.path_name in ctx.names:
+        state.bind_name(ident.path_name, record.id, "path", None, str(ident.root))
+    if ident.remote_name and ident.remote_name in ctx.names:
+        check_remote_binding(state, ident.remote_name, ident.canonical_remote)
+        state.bind_name(ident.remote_name, record.id, "remote", ident.canonical_remote, None)
+
+
+def check_remote_binding(
+    state: SQLiteStateManager, name: str, canonical_remote: str | None
+) -> None:
+    """Refuse to bind a remote-based name to a second, different canonical remote."""
+    binding = state.name_binding(name)
+    if (
+        binding is not None
+        and binding["kind"] == "remote"
+        and canonical_remote is not None
+        and binding["canonical_remote"] not in (None, canonical_remote)
+    ):
+        raise AliasConflict(
+            f"The name {name} already belongs to the remote {binding['canonical_remote']}, "
+            f"not {canonical_remote}; the two repositories must not share data."
+        )
+
+
+def ensure_project_collection(aliases: AliasManager, ctx: ProjectContext) -> ProjectContext:
+    """Give a project without data its physical collection, reachable by its current name."""
+    if ctx.physical is not None:
+        register_project(aliases.state_manager, ctx)
+        return ctx
+    if ctx.identity.remote_name:
+        check_remote_binding(
+            aliases.state_manager, ctx.identity.remote_name, ctx.identity.canonical_remote
+        )
+    physical = aliases.create_project_collection_sync(
+        ctx.current_name,
+        vectors_config=schema.vectors_config(),
+        sparse_vectors_config=schema.sparse_vectors_config(),
+        payload_indexes=schema.payload_indexes(),
+        actor="ingest",
+        metadata={"project_path": str(ctx.root), "reason": "first_ingest"},
+    )
+    ctx.physical = physical
+    ctx.names = [ctx.current_name]
+    ctx.found_by = "created"
+    register_project(aliases.state_manager, ctx)
+    return ctx

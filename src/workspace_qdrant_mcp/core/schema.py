@@ -1,0 +1,44 @@
+"""The shape of a project's physical collection (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from qdrant_client import models as qm
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+DENSE_DIM = 384
+
+#: Payload fields every point carries.
+PAYLOAD_FIELDS = (
+    "path",
+    "language",
+    "start_line",
+    "end_line",
+    "content",
+    "content_hash",
+    "chunk_index",
+    "project_id",
+    "source",
+)
+
+SOURCE_FILE = "file"
+SOURCE_NOTE = "note"
+
+
+def vectors_config() -> dict[str, qm.VectorParams]:
+    """Named dense vector: all-MiniLM-L6-v2, cosine."""
+    return {DENSE_VECTOR: qm.VectorParams(size=DENSE_DIM, distance=qm.Distance.COSINE)}
+
+
+def sparse_vectors_config() -> dict[str, qm.SparseVectorParams]:
+    """Named sparse vector: BM25 term weights, IDF applied by Qdrant."""
+    return {SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)}
+
+
+def payload_indexes() -> dict[str, qm.PayloadSchemaType]:
+    """Keyword indexes for the filters search offers."""
+    return {
+        "path": qm.PayloadSchemaType.KEYWORD,
+        "language": qm.PayloadSchemaType.KEYWORD,
+        "source": qm.PayloadSchemaType.KEYWORD,
+    }
