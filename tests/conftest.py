@@ -26,8 +26,14 @@ GIT_ENV = {
 }
 
 
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache (ONNX export of the model) for the whole session: exporting costs seconds."""
+    return tmp_path_factory.mktemp("wqm-cache")
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache_dir: Path) -> None:
     """Remove every WQM_* and QDRANT_* variable so no test sees the developer's setup."""
     for name in list(os.environ):
         if name.startswith(("WQM_", "QDRANT_")):
@@ -37,6 +43,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(home))  # no user git config leaks in
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WQM_CACHE_DIR", str(model_cache_dir))
     monkeypatch.setenv("FASTMCP_SHOW_SERVER_BANNER", "false")
     monkeypatch.setenv("FASTMCP_CHECK_FOR_UPDATES", "off")
 
@@ -54,7 +61,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     """Settings bound to the test's data directory (embedded store, in-process)."""
-    return Settings(data_dir=data_dir, service="off")
+    return Settings.from_env()
 
 
 def git(cwd: Path, *args: str) -> str:

