@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Settings
-from .core.client import QdrantWorkspaceClient
-from .core.collection_aliases import AliasManager
 from .core.errors import InvalidArgument
-from .core.identity import detect_identity
-from .core.projects import ProjectContext, locate_project
-from .core.state import SQLiteStateManager
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up path (it talks to the service)
     from qdrant_client import QdrantClient
 
+    from .core.collection_aliases import AliasManager
+    from .core.projects import ProjectContext
+    from .core.state import SQLiteStateManager
     from .embed.dense import DenseEmbedder
     from .embed.sparse import SparseEmbedder
 
@@ -36,6 +34,8 @@ class Workspace:
     """Engine, registry and models for one data directory."""
 
     def __init__(self, settings: Settings | None = None) -> None:
+        from .core.client import QdrantWorkspaceClient
+
         self.settings = settings or Settings.from_env()
         self.storage = QdrantWorkspaceClient(self.settings)
         self._dense: DenseEmbedder | None = None
@@ -100,6 +100,9 @@ class Workspace:
         (``created_by="auto"``) unless automatic migration is off; the notice is
         attached to the context once per process and project.
         """
+        from .core.identity import detect_identity
+        from .core.projects import locate_project
+
         target = path if path is not None else (self.settings.project_path or Path.cwd())
         ctx = locate_project(self.aliases, detect_identity(target))
         auto = self.settings.auto_migrate if auto_migrate is None else auto_migrate
@@ -195,4 +198,8 @@ class LocalBackend:
 def open_backend(settings: Settings | None = None) -> Backend:
     """The backend front ends should use for these settings."""
     resolved = settings or Settings.from_env()
+    if resolved.service == "auto":
+        from .service.client import ServiceBackend
+
+        return ServiceBackend(resolved)
     return LocalBackend(resolved)

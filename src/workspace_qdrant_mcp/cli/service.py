@@ -1,9 +1,86 @@
-"""Placeholder until its issue lands: registers no commands yet."""
+"""``wqm service``: the shared workspace service (status, start, stop, logs)."""
 
 from __future__ import annotations
 
+import time
+
 import typer
+
+from ..config import Settings
+from ..core.errors import ServiceError
+from ..service.client import ServiceBackend, read_pid_info, stop_service
+from ..service.paths import ServicePaths
+from .output import TEXT_FORMAT_OPTION, TextFormat, console, print_json
+
+service_app = typer.Typer(
+    help="The workspace service that lets the CLI and MCP servers share one embedded store.",
+    no_args_is_help=True,
+)
+
+
+def _show(info: dict[str, object] | None, fmt: TextFormat, paths: ServicePaths) -> None:
+    if fmt is TextFormat.json:
+        print_json({"running": info is not None, **(info or {}), "log": str(paths.log_file)})
+        return
+    if info is None:
+        console.print("Service: not running (the next wqm command starts it).")
+        return
+    console.print(f"Service: running, pid {info.get('pid')}, version {info.get('version')}")
+    for key in ("engine", "data_dir", "socket", "uptime_seconds", "requests_served",
+                "idle_timeout_seconds"):
+        if key in info:
+            console.print(f"  {key.replace('_', ' ')}: {info[key]}")
+    console.print(f"  log: {paths.log_file}")
+
+
+@service_app.command("status")
+def status(fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
+    """Show whether the service runs, its pid, version, engine and uptime."""
+    settings = Settings.from_env()
+    paths = ServicePaths.for_settings(settings)
+    info = None
+    if read_pid_info(paths) is not None:
+        backend = ServiceBackend(settings)
+        info = backend.call("hello")
+        backend.close()
+    _show(info, fmt, paths)
+
+
+@service_app.command("start")
+def start(fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
+    """Start the service now (normally it starts on demand)."""
+    settings = Settings.from_env()
+    if settings.service == "off":
+        raise ServiceError("WQM_SERVICE=off: this environment opens the store in-process.")
+    backend = ServiceBackend(settings)
+    info = backend.call("hello")
+    backend.close()
+    _show(info, fmt, ServicePaths.for_settings(settings))
+
+
+@service_app.command("stop")
+def stop() -> None:
+    """Stop the service (it finishes running requests; data is kept)."""
+    started = time.monotonic()
+    info = stop_service(Settings.from_env())
+    if info is None:
+        console.print("Service: not running; nothing to stop.")
+    else:
+        console.print(f"Service (pid {info.get('pid')}) stopped in "
+                      f"{(time.monotonic() - started) * 1000:.0f} ms.")
+
+
+@service_app.command("logs")
+def logs(lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines.")) -> None:
+    """Print the end of the service log."""
+    path = ServicePaths.for_settings(Settings.from_env()).log_file
+    if not path.exists():
+        console.print(f"No service log yet ({path}).")
+        return
+    for line in path.read_text(errors="replace").splitlines()[-lines:]:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``wqm service`` to ``app``."""
+    app.add_typer(service_app, name="service")

@@ -36,6 +36,16 @@ def open_qdrant(settings: Settings) -> QdrantClient:
             return QdrantClient(path=str(settings.qdrant_path))
     except RuntimeError as exc:
         if "already accessed" in str(exc):
+            from ..service.client import read_pid_info
+            from ..service.paths import ServicePaths
+
+            holder = read_pid_info(ServicePaths.for_settings(settings))
+            if holder is not None:
+                raise StoreLocked(
+                    f"The embedded store {settings.qdrant_path} is held by the wqm workspace "
+                    f"service (pid {holder.get('pid', '?')}); go through `wqm` or the MCP server, "
+                    "or stop it with `wqm service stop`."
+                ) from None
             raise StoreLocked(
                 f"The embedded store {settings.qdrant_path} is open in another process; "
                 "use the wqm CLI or MCP server (they share it through the workspace service), "

@@ -1,0 +1,278 @@
+"""The workspace service: one process owns the embedded store, the registry and the models.
+
+Qdrant's embedded mode admits one process per storage folder, while a user runs
+several assistants (each with an MCP server) and a terminal at once. So the
+first client that needs the workspace starts this service (detached, one per
+data directory, guarded by a lock), and every CLI command and MCP server talks
+to it over an owner-only Unix socket. The model loads once here, not once per
+command. After ``service_idle_seconds`` without a request it stops by itself.
+
+Requests from different connections run concurrently on a small thread pool;
+calls into the embedded Qdrant client are serialised by ``core.store``, alias
+changes by their cross-process lock, and embedding runs in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import inspect
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .. import __version__
+from ..api import Workspace, resolve_operation
+from ..config import Settings
+from ..core.errors import InvalidArgument, WqmError
+from .paths import ServicePaths
+from .protocol import (
+    PROTOCOL_VERSION,
+    BadFrame,
+    FrameTooLarge,
+    code_fingerprint,
+    encode,
+    error_payload,
+    read_frame,
+)
+
+log = logging.getLogger("wqm.service")
+USAGE_FLUSH_SECONDS = 5.0
+EXIT_ALREADY_RUNNING = 3
+
+
+class WorkspaceService:
+    """Serves library operations to local clients over a Unix socket."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = ServicePaths.for_settings(settings).prepare()
+        self.workspace = Workspace(settings)
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wqm-op")
+        self.last_activity = time.monotonic()
+        self.active_requests = 0
+        self.started_at = time.time()
+        self.requests_served = 0
+        self._stop = asyncio.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pid_fd: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _take_pid_lock(self) -> bool:
+        fd = os.open(self.paths.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        info = {
+            "pid": os.getpid(),
+            "version": __version__,
+            "fingerprint": code_fingerprint(),
+            "socket": str(self.paths.socket),
+            "started_at": self.started_at,
+        }
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(info).encode())
+        self._pid_fd = fd
+        return True
+
+    def _bind(self) -> socket.socket:
+        path = self.paths.socket
+        if path.exists() or path.is_symlink():
+            path.unlink()  # we hold the pid lock, so whoever made it is dead
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        return sock
+
+    async def run(self) -> int:
+        """Serve until stopped or idle; returns the process exit code."""
+        if not self._take_pid_lock():
+            log.info("another service already runs for %s", self.settings.data_dir)
+            return EXIT_ALREADY_RUNNING
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.workspace.open)
+        server = await asyncio.start_unix_server(self._handle, sock=self._bind(),
+                                                 limit=2**16)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        log.info("service %s (pid %d) serving %s on %s", __version__, os.getpid(),
+                 self.settings.engine_description(), self.paths.socket)
+        maintenance = asyncio.create_task(self._maintain())
+        try:
+            await self._stop.wait()
+        finally:
+            maintenance.cancel()
+            server.close()
+            for writer in list(self._writers):
+                writer.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.socket.unlink()
+            await loop.run_in_executor(self.executor, self.workspace.close)
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            log.info("service stopped after %d requests", self.requests_served)
+        return 0
+
+    async def _maintain(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_flush = time.monotonic()
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            if now - last_flush >= USAGE_FLUSH_SECONDS:
+                last_flush = now
+                with contextlib.suppress(WqmError):
+                    await loop.run_in_executor(self.executor, self.workspace.state.flush_usage)
+            idle = now - self.last_activity
+            if self.active_requests == 0 and idle >= self.settings.service_idle_seconds:
+                log.info("idle for %.0f s: stopping", idle)
+                self._stop.set()
+                return
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _peer_is_owner(self, writer: asyncio.StreamWriter) -> bool:
+        sock = writer.get_extra_info("socket")
+        if sock is None or not hasattr(socket, "SO_PEERCRED"):
+            return True
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid == os.getuid()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._peer_is_owner(writer):
+            writer.close()
+            return
+        self._writers.add(writer)
+        try:
+            while not self._stop.is_set():
+                try:
+                    request = await read_frame(reader)
+                except FrameTooLarge as exc:
+                    await self._send(writer, {"id": None, "type": "error",
+                                              "error": {"class": "InvalidArgument",
+                                                        "message": f"Request refused: {exc}."}})
+                    break  # the oversized body cannot be skipped safely: drop this connection
+                except BadFrame as exc:
+                    await self._send(writer, {"id": None, "type": "error",
+                                              "error": {"class": "InvalidArgument",
+                                                        "message": f"Malformed request: {exc}."}})
+                    continue
+                if request is None:
+                    break
+                await self._serve(request, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        writer.write(encode(message))
+        await writer.drain()
+
+    async def _serve(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        request_id = request.get("id")
+        op = request.get("op")
+        params = request.get("params") or {}
+        self.last_activity = time.monotonic()
+        if request.get("v") != PROTOCOL_VERSION or not isinstance(op, str) or not isinstance(
+            params, dict
+        ):
+            await self._send(writer, {"id": request_id, "type": "error", "error": {
+                "class": "InvalidArgument",
+                "message": f"Malformed request: expected protocol {PROTOCOL_VERSION} with an op "
+                           "name and a params object."}})
+            return
+        if op == "hello":
+            await self._send(writer, {"id": request_id, "type": "result", "result": self.info()})
+            return
+        if op == "shutdown":
+            await self._send(writer, {"id": request_id, "type": "result", "result": {"ok": True}})
+            self._stop.set()
+            return
+        loop = asyncio.get_running_loop()
+
+        def progress(event: dict[str, Any]) -> None:
+            frame = encode({"id": request_id, "type": "progress", "event": event})
+            loop.call_soon_threadsafe(writer.write, frame)
+
+        started = time.monotonic()
+        self.active_requests += 1
+        try:
+            fn = resolve_operation(op)
+            if "progress" in inspect.signature(fn).parameters:
+                params["progress"] = progress
+            result = await loop.run_in_executor(self.executor, lambda: fn(self.workspace, **params))
+            reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
+        except TypeError as exc:
+            reply = {"id": request_id, "type": "error",
+                     "error": error_payload(InvalidArgument(f"Bad parameters for {op}: {exc}."))}
+        except Exception as exc:
+            if not isinstance(exc, WqmError):
+                log.exception("operation %s failed", op)
+            reply = {"id": request_id, "type": "error", "error": error_payload(exc)}
+        finally:
+            self.active_requests -= 1
+            self.last_activity = time.monotonic()
+            self.requests_served += 1
+        log.info("%s %s in %.1f ms", op, reply["type"], (time.monotonic() - started) * 1000)
+        await self._send(writer, reply)
+
+    def info(self) -> dict[str, Any]:
+        """What ``hello`` and ``wqm service status`` report."""
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "version": __version__,
+            "fingerprint": code_fingerprint(),
+            "pid": os.getpid(),
+            "data_dir": str(self.settings.data_dir),
+            "engine": self.settings.engine_description(),
+            "socket": str(self.paths.socket),
+            "started_at": self.started_at,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "idle_timeout_seconds": self.settings.service_idle_seconds,
+            "requests_served": self.requests_served,
+            "active_requests": self.active_requests,
+        }
+
+
+def _setup_logging(paths: ServicePaths) -> None:
+    handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=1_000_000,
+                                                   backupCount=2)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    os.chmod(paths.log_file, 0o600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the service for the data directory named by the environment (``WQM_DATA_DIR``)."""
+    settings = Settings.from_env()
+    try:
+        paths = ServicePaths.for_settings(settings).prepare()
+        _setup_logging(paths)
+        service = WorkspaceService(settings)
+        return asyncio.run(service.run())
+    except WqmError as exc:
+        log.error("cannot serve: %s", exc)
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
