@@ -37,6 +37,8 @@ from .protocol import (
 )
 
 START_TIMEOUT_SECONDS = 60.0
+#: When this process loaded its code: a service started before that may run older code.
+CODE_LOADED_AT = time.time()
 #: Operations that change nothing, so a call cut by a service restart may be retried.
 RETRYABLE = frozenset({
     "hello", "ping", "search", "status", "retrieve", "list_aliases", "get_alias", "history",
@@ -125,8 +127,14 @@ def read_pid_info(paths: ServicePaths) -> dict[str, Any] | None:
 class ServiceBackend:
     """Runs operations in the shared workspace service, starting it when needed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, expected_fingerprint: str | None = None,
+                 code_loaded_at: float | None = None) -> None:
         self.settings = settings
+        #: The code fingerprint of this client; a service reporting another one that started
+        #: before ``code_loaded_at`` runs older code and is replaced. A service started later
+        #: runs code at least as new as ours and is kept (replacing it would loop).
+        self.expected_fingerprint = expected_fingerprint or code_fingerprint()
+        self.code_loaded_at = CODE_LOADED_AT if code_loaded_at is None else code_loaded_at
         self.paths = ServicePaths.for_settings(settings)
         self._sock: socket.socket | None = None
         self._ids = itertools.count(1)
@@ -156,8 +164,10 @@ class ServiceBackend:
         except (ConnectionError, FrameTooLarge, OSError):
             sock.close()
             return None
-        if (info.get("protocol") != PROTOCOL_VERSION or info.get("version") != __version__
-                or info.get("fingerprint") != code_fingerprint()):
+        same_code = (info.get("version") == __version__
+                     and info.get("fingerprint") == self.expected_fingerprint)
+        older = float(info.get("started_at") or 0) < self.code_loaded_at
+        if info.get("protocol") != PROTOCOL_VERSION or (not same_code and older):
             # An older (or other) service: ask it to stop, then start ours.
             with contextlib.suppress(Exception):
                 _exchange(sock, next(self._ids), "shutdown", {}, None)

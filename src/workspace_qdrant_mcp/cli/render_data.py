@@ -1,0 +1,151 @@
+"""Rendering for ``wqm ingest``, ``wqm search`` and ``wqm status``: progress, tables, summaries.
+
+Data goes to stdout; progress and notices go to stderr, so piping the output
+of any command gives only its result. A progress bar needs a terminal on
+stderr; elsewhere (CI logs, pipes) a few plain lines say how far it got.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .output import Format, TextFormat, console, err_console, notice, print_json
+
+#: Seconds between plain progress lines when stderr is not a terminal.
+PLAIN_INTERVAL = 5.0
+
+
+class IngestProgress:
+    """Receives ingest progress events; draws a bar on a terminal, plain lines elsewhere."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.last_line = 0.0
+
+    def __enter__(self) -> IngestProgress:
+        if self.enabled and sys.stderr.isatty():
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("chunks"), TimeRemainingColumn(), console=err_console, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("Scanning", total=None)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        phase = event.get("phase")
+        if self.bar is not None:
+            if phase == "plan":
+                self.bar.update(self.task, description="Embedding", total=event.get("total") or 0)
+            elif phase == "embed":
+                self.bar.update(self.task, completed=event.get("done", 0))
+            elif phase == "clean":
+                self.bar.update(self.task, description="Cleaning up")
+            return
+        now = time.monotonic()
+        if phase == "plan":
+            notice(f"{event.get('files', 0)} files: {event.get('changed', 0)} to index, "
+                   f"{event.get('unchanged', 0)} unchanged; {event.get('total', 0)} chunks to embed")
+            self.last_line = now
+        elif phase == "embed" and (now - self.last_line >= PLAIN_INTERVAL
+                                   or event.get("done") == event.get("total")):
+            notice(f"embedded {event.get('done', 0)}/{event.get('total', 0)} chunks")
+            self.last_line = now
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def render_ingest(result: dict[str, Any], fmt: TextFormat) -> None:
+    """Summary of an ingest run: what was indexed, skipped (and why) and how long it took."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    for item in result.get("skipped_files", []):
+        detail = f" ({item['detail']})" if item.get("detail") else ""
+        console.print(f"skipped {item['path']}: {item['reason']}{detail}", markup=False)
+    reasons = ", ".join(f"{k}: {v}" for k, v in result.get("skipped", {}).items())
+    skipped = f"{result['files_skipped']} skipped"
+    tail = (f"{result['files_unchanged']} unchanged, {result['files_deleted']} removed, "
+            f"{skipped}{f' ({reasons})' if reasons else ''}")
+    if result["chunks_written"] == 0:
+        head = "Nothing to embed: the index was already up to date"
+    else:
+        head = (f"Indexed {_plural(result['files_indexed'], 'file')} "
+                f"({_plural(result['chunks_written'], 'chunk')})")
+    console.print(f"{head}; {result['files_seen']} files seen: {tail}. "
+                  f"{result['seconds']:.1f} s, collection {result['collection']}.", markup=False)
+
+
+def render_search(result: dict[str, Any], fmt: Format) -> None:
+    """Hits as a table (score, location, snippet), JSON with full payloads, or one line each."""
+    if fmt is Format.json:
+        print_json(result)
+        return
+    hits = result.get("results", [])
+    if not hits:
+        notice(f"No results in {result.get('collection')}.")
+        return
+    if fmt is Format.simple:
+        for hit in hits:
+            sys.stdout.write(f"{_location(hit)}\t{hit['score']:.4f}\t{hit['snippet']}\n")
+        return
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Location", no_wrap=True, overflow="fold")
+    table.add_column("Snippet", overflow="fold")
+    for hit in hits:
+        table.add_row(f"{hit['score']:.4f}", _location(hit), hit["snippet"])
+    console.print(table, markup=False)
+
+
+def _location(hit: dict[str, Any]) -> str:
+    return f"{hit.get('path')}:{hit.get('start_line')}-{hit.get('end_line')}"
+
+
+def render_status(result: dict[str, Any], fmt: Format) -> None:
+    """The project's names, collection, counts and where the data lives."""
+    if fmt is Format.json:
+        print_json(result)
+        return
+    names = ", ".join(
+        n["name"] + (" (current)" if n["current"] else "") + ("" if n["reachable"] else " [no data]")
+        for n in result["names"]
+    )
+    rows = [
+        ("Project", result["project_root"]),
+        ("Names", names),
+        ("Physical collection", result["physical_collection"] or "none (run `wqm ingest`)"),
+        ("Points", str(result["points"])),
+        ("Files", str(result["files"])),
+        ("Notes", str(result["notes"])),
+        ("Engine", result["engine"]),
+        ("Registry", result["registry"]),
+        ("Data dir", result["data_dir"]),
+    ]
+    if fmt is Format.simple:
+        for key, value in rows:
+            sys.stdout.write(f"{key}: {value}\n")
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table, markup=False)

@@ -1,0 +1,234 @@
+"""Notes: text an assistant or user stores beside the project's files, and retrieval by id or path.
+
+A note lives in the project's collection like a file (same vectors, same
+search) but with ``source == "note"``, which is what keeps it out of reach of
+ingestion's clean-up: ingest only ever deletes file points. Long notes are
+chunked without overlap so that the chunks join back to exactly what was stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qdrant_client import models as qm
+
+from .core import schema, store
+from .core.errors import InvalidArgument, StoreError
+from .core.projects import ProjectContext, ensure_project_collection
+from .ingest.chunker import chunk_text
+from .ingest.pipeline import embedding_text, make_points, target_name
+from .search import choose_collection, collection_not_found, name_exists
+
+if TYPE_CHECKING:
+    from .api import Workspace
+
+NOTE_PATH_PREFIX = "notes/"
+_NOTE_NAMESPACE = uuid.UUID("0b8c4f55-2f0e-5d59-8e55-3c1f3c6b9a10")
+#: Chunks read per scroll when retrieving a document.
+_PAGE = 1024
+
+
+def note_point_id(document_id: str, chunk_index: int) -> str:
+    """The id of chunk ``chunk_index`` of note ``document_id``."""
+    return str(uuid.uuid5(_NOTE_NAMESPACE, f"note\0{document_id}\0{chunk_index}"))
+
+
+def store_note(
+    ws: Workspace,
+    content: str,
+    title: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    collection: str | None = None,
+    project_path: str | None = None,
+) -> dict[str, Any]:
+    """Store ``content`` as a searchable note in the project's collection (or ``collection``).
+
+    Returns ``{"id", "collection", "path", "chunks", "notices"}``.
+    """
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidArgument("The note is empty; give some text to store.")
+    if title is not None and not isinstance(title, str):
+        raise InvalidArgument("The note title must be text.")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise InvalidArgument("The note metadata must be a JSON object.")
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError):
+            raise InvalidArgument("The note metadata must be JSON-serialisable.") from None
+    ctx: ProjectContext | None = None
+    notices: list[str] = []
+    if collection is None:
+        ctx = ensure_project_collection(ws.aliases, ws.project(project_path))
+        name, notices = target_name(ctx), list(ctx.notices)
+    else:
+        name, _ = choose_collection(ws, collection, project_path)
+    document_id = uuid.uuid4().hex
+    path = NOTE_PATH_PREFIX + document_id
+    chunks = chunk_text(content, overlap=0, keep_blank=True)
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    created = datetime.now(UTC).isoformat()
+    payloads = [
+        {
+            "path": path,
+            "language": "text",
+            "start_line": c.start_line,
+            "end_line": c.end_line,
+            "content": c.content,
+            "content_hash": digest,
+            "chunk_index": c.index,
+            "chunk_count": len(chunks),
+            "project_id": ctx.project_id if ctx else None,
+            "source": schema.SOURCE_NOTE,
+            "document_id": document_id,
+            "title": title,
+            "metadata": metadata or {},
+            "created_at": created,
+        }
+        for c in chunks
+    ]
+    header = title.strip() if title and title.strip() else path
+    points = make_points(
+        ws,
+        [note_point_id(document_id, c.index) for c in chunks],
+        [embedding_text(header, c.content) for c in chunks],
+        payloads,
+    )
+    client = ws.client
+    try:
+        store.call(client, f"store a note in {name}",
+                   lambda: client.upsert(name, points=points, wait=True))
+    except StoreError:
+        if not name_exists(ws, name):
+            raise collection_not_found(ws, name, project_path) from None
+        raise
+    return {"id": document_id, "collection": name, "path": path, "chunks": len(points),
+            "notices": notices}
+
+
+def retrieve(
+    ws: Workspace,
+    document_id: str | None = None,
+    path: str | None = None,
+    collection: str | None = None,
+    project_path: str | None = None,
+) -> dict[str, Any]:
+    """A note by its id (or any chunk by its point id), or the indexed chunks of a file by path.
+
+    Exactly one of ``document_id`` and ``path`` is required; ``path`` is relative to
+    the project root (or absolute inside it). Chunks come ordered by ``chunk_index``.
+    """
+    if (document_id is None) == (path is None):
+        raise InvalidArgument("Give exactly one of a document id and a path.")
+    name, notices = choose_collection(ws, collection, project_path)
+    client = ws.client
+    try:
+        if document_id is not None:
+            key = document_id.strip()
+            if not key:
+                raise InvalidArgument("The document id is empty.")
+            records = _scroll(ws, name, "document_id", key)
+            if not records and _is_uuid(key):
+                records = store.call(client, f"read a point of {name}",
+                                     lambda: client.retrieve(name, ids=[key], with_payload=True))
+            if not records:
+                raise InvalidArgument(f"No note or chunk with id {key!r} is in {name}.")
+        else:
+            assert path is not None
+            rel = relative_to_project(ws.project(project_path, auto_migrate=False), path)
+            records = _scroll(ws, name, "path", rel)
+            if not records:
+                raise InvalidArgument(
+                    f"{rel} is not in the index of {name}; run `wqm ingest` if it should be."
+                )
+    except StoreError:
+        if not name_exists(ws, name):
+            raise collection_not_found(ws, name, project_path) from None
+        raise
+    records.sort(key=lambda r: int((r.payload or {}).get("chunk_index", 0)))
+    chunks = [_chunk(r) for r in records]
+    first = records[0].payload or {}
+    return {
+        "collection": name,
+        "document_id": first.get("document_id"),
+        "path": first.get("path"),
+        "source": first.get("source"),
+        "title": first.get("title"),
+        "metadata": first.get("metadata"),
+        "content": stitch(chunks),
+        "chunks": chunks,
+        "notices": notices,
+    }
+
+
+def _scroll(ws: Workspace, name: str, key: str, value: str) -> list[qm.Record]:
+    client = ws.client
+    flt = qm.Filter(must=[qm.FieldCondition(key=key, match=qm.MatchValue(value=value))])
+    found: list[qm.Record] = []
+    offset: Any = None
+    while True:
+        records, offset = store.call(
+            client, f"read {value} from {name}",
+            lambda o=offset: client.scroll(name, scroll_filter=flt, limit=_PAGE,  # type: ignore[misc]
+                                           offset=o, with_payload=True, with_vectors=False),
+        )
+        found.extend(records)
+        if offset is None:
+            return found
+
+
+def _chunk(record: qm.Record) -> dict[str, Any]:
+    payload = dict(record.payload or {})
+    return {
+        "id": str(record.id),
+        "chunk_index": payload.get("chunk_index"),
+        "start_line": payload.get("start_line"),
+        "end_line": payload.get("end_line"),
+        "content": payload.get("content", ""),
+        "payload": payload,
+    }
+
+
+def stitch(chunks: list[dict[str, Any]]) -> str:
+    """Join ordered chunks back into text, dropping the lines overlapping chunks repeat."""
+    parts: list[str] = []
+    last_end = 0
+    for chunk in chunks:
+        lines = str(chunk["content"]).splitlines(keepends=True)
+        start = chunk.get("start_line")
+        skip = max(0, last_end - int(start) + 1) if isinstance(start, int) else 0
+        parts.extend(lines[skip:])
+        end = chunk.get("end_line")
+        last_end = max(last_end, int(end)) if isinstance(end, int) else last_end
+    return "".join(parts)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def relative_to_project(ctx: ProjectContext, path: str) -> str:
+    """``path`` (absolute, or relative to the project root) as a POSIX path inside the project."""
+    raw = Path(path).expanduser()
+    candidate = raw if raw.is_absolute() else ctx.root / raw
+    real = os.path.realpath(candidate) if candidate.exists() else os.path.abspath(candidate)
+    root = os.path.realpath(ctx.root)
+    try:
+        rel = Path(os.path.normpath(real)).relative_to(root).as_posix()
+    except ValueError:
+        raise InvalidArgument(
+            f"The path {path!r} is outside the project at {ctx.root}; give a path inside it."
+        ) from None
+    if rel in ("", "."):
+        raise InvalidArgument("The path is the project folder itself; give a file inside it.")
+    return rel

@@ -1,0 +1,215 @@
+"""Search a project's index by meaning (dense), by keyword (BM25) or both (hybrid).
+
+Hybrid runs in Qdrant: one Query API call with a dense and a sparse prefetch
+fused by Reciprocal Rank Fusion, so ranking needs no score calibration between
+the two and costs one round trip.
+
+The collection name is sent to Qdrant exactly as given (any logical name, old
+or new, or a physical name) and never resolved here first: Qdrant resolves an
+alias atomically with any concurrent switch (DESIGN.md §2).
+
+``path_glob`` is exact, not best-effort: the distinct indexed paths are read
+with a facet on the ``path`` keyword index, matched with ``fnmatch`` here, and
+the matching paths become a ``MatchAny`` filter inside the query, so ``limit``
+hits come back whenever that many exist.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import TYPE_CHECKING, Any
+
+from qdrant_client import models as qm
+
+from .core import schema, store
+from .core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
+from .core.projects import ProjectContext
+from .ingest.pipeline import target_name
+
+if TYPE_CHECKING:
+    from .api import Workspace
+
+MODES = ("hybrid", "dense", "sparse")
+MAX_LIMIT = 100
+#: Candidates each prefetch hands to the fusion, per result asked for.
+PREFETCH_FACTOR = 4
+MIN_PREFETCH = 40
+#: Distinct paths read by the facet behind ``path_glob`` (far above any real project).
+MAX_FACET_PATHS = 1_000_000
+SNIPPET_LINES = 3
+SNIPPET_CHARS = 240
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def collection_not_found(ws: Workspace, name: str, project_path: str | None) -> CollectionNotFound:
+    """The one-line error for a name that reaches no collection, listing the project's names."""
+    try:
+        ctx: ProjectContext | None = ws.project(project_path, auto_migrate=False)
+    except WqmError:
+        ctx = None
+    names = list(ctx.names) if ctx is not None and ctx.physical is not None else []
+    if names:
+        listed = ", ".join(
+            n + (" (current)" if ctx is not None and n == ctx.current_name else "") for n in names
+        )
+        return CollectionNotFound(f"No collection or alias is named {name!r}; this project's "
+                                  f"names are: {listed}.")
+    return CollectionNotFound(f"No collection or alias is named {name!r}, and this project has no "
+                              "data yet; run `wqm ingest` first.")
+
+
+def name_exists(ws: Workspace, name: str) -> bool:
+    """True when ``name`` is a collection or an alias in Qdrant now."""
+    return name in store.live_aliases(ws.client) or name in store.collection_names(ws.client)
+
+
+def choose_collection(
+    ws: Workspace, collection: str | None, project_path: str | None
+) -> tuple[str, list[str]]:
+    """The name to query (as given, else the project's) and the project's notices."""
+    if collection is not None:
+        if not collection.strip():
+            raise InvalidArgument("The collection name is empty; omit it or give a name.")
+        return collection, []
+    ctx = ws.project(project_path)
+    if ctx.physical is None:
+        raise CollectionNotFound(
+            f"The project at {ctx.root} has no data yet; run `wqm ingest` there first."
+        )
+    return target_name(ctx), list(ctx.notices)
+
+
+def matching_paths(ws: Workspace, name: str, glob: str) -> list[str]:
+    """Indexed paths of ``name`` matching the fnmatch-style ``glob`` (``**/`` may match nothing)."""
+    client = ws.client
+    facet = store.call(client, f"list the paths of {name}",
+                       lambda: client.facet(name, key="path", limit=MAX_FACET_PATHS, exact=True))
+    patterns = [glob]
+    if glob.startswith("**/"):
+        patterns.append(glob[3:])
+    return sorted(
+        str(hit.value) for hit in facet.hits
+        if any(fnmatch.fnmatchcase(str(hit.value), p) for p in patterns)
+    )
+
+
+def _build_filter(
+    ws: Workspace, name: str, path_glob: str | None, language: str | None
+) -> qm.Filter | None:
+    """The payload filter for the options, or None; raises _NoMatch when no path can match."""
+    conditions: list[qm.Condition] = []
+    if language:
+        conditions.append(qm.FieldCondition(key="language",
+                                            match=qm.MatchValue(value=language.strip().lower())))
+    if path_glob:
+        paths = matching_paths(ws, name, path_glob)
+        if not paths:
+            raise _NoMatch
+        conditions.append(qm.FieldCondition(key="path", match=qm.MatchAny(any=paths)))
+    return qm.Filter(must=conditions) if conditions else None
+
+
+class _NoMatch(Exception):
+    """No indexed path matches the glob: the answer is empty without asking Qdrant."""
+
+
+def snippet(content: str, query: str) -> str:
+    """The few lines of ``content`` that share most words with ``query``, shortened."""
+    lines = [line.rstrip() for line in content.splitlines()]
+    if not lines:
+        return ""
+    terms = {w.lower() for w in _WORD.findall(query)}
+    best, best_score = 0, -1
+    for i in range(len(lines)):
+        window = " ".join(lines[i:i + SNIPPET_LINES]).lower()
+        score = sum(1 for t in terms if t in window)
+        if score > best_score and lines[i].strip():
+            best, best_score = i, score
+    text = " ".join(line.strip() for line in lines[best:best + SNIPPET_LINES] if line.strip())
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+
+
+def _query(
+    ws: Workspace, name: str, query: str, mode: str, limit: int, flt: qm.Filter | None
+) -> list[qm.ScoredPoint]:
+    client = ws.client
+    dense: list[float] | None = ws.dense.embed_query(query) if mode != "sparse" else None
+    sparse: qm.SparseVector | None = None
+    if mode != "dense":
+        vec = ws.sparse.embed_query(query)
+        if vec.indices:
+            sparse = qm.SparseVector(indices=list(vec.indices), values=list(vec.values))
+    if mode == "sparse" and sparse is None:
+        return []  # no keyword survives tokenization: nothing can match by keyword
+    if mode == "hybrid" and sparse is not None and dense is not None:
+        depth = max(limit * PREFETCH_FACTOR, MIN_PREFETCH)
+        request: dict[str, Any] = {
+            "prefetch": [
+                qm.Prefetch(query=dense, using=schema.DENSE_VECTOR, limit=depth, filter=flt),
+                qm.Prefetch(query=sparse, using=schema.SPARSE_VECTOR, limit=depth, filter=flt),
+            ],
+            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
+        }
+    elif sparse is not None and mode == "sparse":
+        request = {"query": sparse, "using": schema.SPARSE_VECTOR}
+    else:
+        request = {"query": dense, "using": schema.DENSE_VECTOR}
+    response = store.call(
+        client, f"search {name}",
+        lambda: client.query_points(name, query_filter=flt, limit=limit, with_payload=True,
+                                    with_vectors=False, **request),
+    )
+    return list(response.points)
+
+
+def search(
+    ws: Workspace,
+    query: str,
+    project_path: str | None = None,
+    collection: str | None = None,
+    mode: str = "hybrid",
+    limit: int = 10,
+    path_glob: str | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """Search the project's index (or ``collection``) for ``query``.
+
+    ``mode`` is hybrid (dense + BM25, RRF fusion), dense or sparse; ``path_glob``
+    (fnmatch, ``*`` crosses folders) and ``language`` filter the hits.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgument("The search query is empty; give some words to search for.")
+    if mode not in MODES:
+        raise InvalidArgument(f"Unknown search mode {mode!r}; use hybrid, dense or sparse.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidArgument(f"The limit must be a whole number from 1 to {MAX_LIMIT}, "
+                              f"got {limit!r}.")
+    name, notices = choose_collection(ws, collection, project_path)
+    try:
+        try:
+            flt = _build_filter(ws, name, path_glob, language)
+            points = _query(ws, name, query.strip(), mode, limit, flt)
+        except _NoMatch:
+            points = []
+    except StoreError:
+        if not name_exists(ws, name):
+            raise collection_not_found(ws, name, project_path) from None
+        raise
+    ws.aliases.record_use(name)
+    results = []
+    for point in points:
+        payload = dict(point.payload or {})
+        content = str(payload.get("content", ""))
+        results.append({
+            "score": float(point.score),
+            "path": payload.get("path"),
+            "start_line": payload.get("start_line"),
+            "end_line": payload.get("end_line"),
+            "snippet": snippet(content, query),
+            "payload": payload,
+            "id": str(point.id),
+        })
+    return {"collection": name, "mode": mode, "query": query, "results": results,
+            "notices": notices}

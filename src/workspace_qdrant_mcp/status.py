@@ -1,0 +1,73 @@
+"""Where a project's data lives and how much of it there is: one call for ``wqm status``.
+
+Counts are asked of Qdrant through the project's logical name (never the
+physical one, DESIGN.md §2); the physical collection is shown for admins only.
+File and note counts are the numbers of distinct ``path`` values of file and
+note points (a note's path is ``notes/<id>``), read with a facet on the
+indexed ``path`` field, so no payload is transferred.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qdrant_client import models as qm
+
+from .core import schema, store
+from .ingest.pipeline import target_name
+
+if TYPE_CHECKING:
+    from .api import Workspace
+
+#: Upper bound of distinct paths counted (far above any real project).
+MAX_FILES = 1_000_000
+
+
+def _source_is(source: str) -> qm.Filter:
+    return qm.Filter(must=[qm.FieldCondition(key="source", match=qm.MatchValue(value=source))])
+
+
+def workspace_status(ws: Workspace, project_path: str | None = None) -> dict[str, Any]:
+    """Project root, names (current one marked), physical collection, counts, engine, registry."""
+    ctx = ws.project(project_path)
+    result: dict[str, Any] = {
+        "project_root": str(ctx.root),
+        "current_name": ctx.current_name,
+        "remote": ctx.identity.remote_url_display,
+        "names": [],
+        "physical_collection": ctx.physical,
+        "indexed": ctx.physical is not None,
+        "points": 0,
+        "files": 0,
+        "notes": 0,
+        "engine": ws.settings.engine_description(),
+        "registry": str(ws.settings.registry_path),
+        "data_dir": str(ws.settings.data_dir),
+        "notices": list(ctx.notices),
+    }
+    names = list(ctx.names)
+    if ctx.current_name not in names:
+        names.insert(0, ctx.current_name)
+    result["names"] = [
+        {"name": n, "current": n == ctx.current_name,
+         "reachable": ctx.physical is not None and n in ctx.names}
+        for n in names
+    ]
+    if ctx.physical is None:
+        return result
+    client, name = ws.client, target_name(ctx)
+    result["collection"] = name
+    result["points"] = store.call(
+        client, f"count the points of {name}", lambda: client.count(name, exact=True)
+    ).count
+    result["notes"] = len(store.call(
+        client, f"count the notes of {name}",
+        lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_NOTE),
+                             limit=MAX_FILES, exact=True),
+    ).hits)
+    result["files"] = len(store.call(
+        client, f"count the files of {name}",
+        lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_FILE),
+                             limit=MAX_FILES, exact=True),
+    ).hits)
+    return result
