@@ -8,7 +8,8 @@ as a *separate process* on the same data directory:
   environment), perform one alias operation and get SIGKILLed by the fault hook.
   Exits 0 only if the armed step was never reached (a test failure).
 - ``serve``: open the workspace and obey one command per stdin line
-  (``repoint ALIAS TARGET``, ``delete ALIAS``, ``quit``), answering ``ok`` or
+  (``repoint ALIAS TARGET``, ``delete ALIAS``, ``undo``, ``qdrant-delete ALIAS`` (behind
+  the registry's back), ``reconcile`` (with fix), ``quit``), answering ``ok`` or
   ``error: ...`` on stdout. Used for cache coherence across processes.
 
 Nothing here is a mock: both modes use the real embedded Qdrant store and the
@@ -17,6 +18,7 @@ real SQLite registry under ``WQM_DATA_DIR``.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from typing import Any
@@ -74,11 +76,12 @@ def orphan_collections(client: QdrantClient) -> list[str]:
 
 def new_project(aliases: AliasManager, logical_name: str) -> str:
     """A project collection of the real schema (dense + BM25), reachable as ``logical_name``."""
-    return aliases.create_project_collection_sync(
+    physical: str = aliases.create_project_collection_sync(
         logical_name,
         vectors_config=schema.vectors_config(),
         sparse_vectors_config=schema.sparse_vectors_config(),
     )
+    return physical
 
 
 def upsert_random(client: QdrantClient, name: str, count: int, seed: int = 0) -> None:
@@ -106,8 +109,14 @@ def point_count(client: QdrantClient, name: str) -> int:
 # ---------------------------------------------------------------------- child process
 
 
+CRASH_OPS = ("create", "repoint", "delete", "undo", "create_project_collection")
+
+
 def _crash(op: str) -> None:
     import asyncio
+
+    if op not in CRASH_OPS:
+        raise SystemExit(f"unknown op {op!r}")
 
     from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient
 
@@ -155,6 +164,17 @@ def _serve() -> None:
                 ws.aliases.switch_sync([_change(words[1], words[2])], force=True)
             elif words[0] == "delete":
                 ws.aliases.switch_sync([_change(words[1], None)], force=True)
+            elif words[0] == "undo":
+                ws.aliases.undo_sync(force=True)
+            elif words[0] == "qdrant-delete":
+                ws.client.update_collection_aliases(
+                    change_aliases_operations=[
+                        qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=words[1]))
+                    ]
+                )
+            elif words[0] == "reconcile":
+                if not ws.aliases.reconcile_sync(fix=True).ok:
+                    raise SystemExit("reconcile could not fix everything")
             else:
                 raise SystemExit(f"unknown command {words[0]!r}")
             print("ok", flush=True)
@@ -171,6 +191,8 @@ def _change(alias: str, target: str | None) -> Any:
 
 
 if __name__ == "__main__":
+    if not os.environ.get("WQM_DATA_DIR"):  # never touch a real user's data directory
+        raise SystemExit("set WQM_DATA_DIR to the test's data directory")
     mode = sys.argv[1]
     if mode == "crash":
         _crash(sys.argv[2])

@@ -17,7 +17,6 @@ import textwrap
 from pathlib import Path
 
 from _alias_support import assert_stores_agree, qdrant_table
-
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import collection_aliases, schema
 from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient
@@ -30,10 +29,13 @@ def example_lines() -> list[str]:
     """The code block that follows ``Example ...::`` in the module docstring, dedented."""
     doc = collection_aliases.__doc__ or ""
     lines = doc.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("Example") and
-                 line.rstrip().endswith("::"))
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("Example") and line.rstrip().endswith("::")
+    )
     block: list[str] = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line and not line.startswith("    "):
             break
         block.append(line)
@@ -78,8 +80,12 @@ def test_seed_example_runs_as_written(settings: Settings, data_dir: Path) -> Non
         ]
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-        cwd=data_dir.parent, check=False,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=data_dir.parent,
+        check=False,
     )
     assert result.returncode == 0, f"example failed:\n{script}\n--- stderr:\n{result.stderr}"
     printed = json.loads(result.stdout.strip().splitlines()[-1])

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from qdrant_client import QdrantClient
 
+from workspace_qdrant_mcp.core.collection_aliases import AliasManager
 from workspace_qdrant_mcp.core.errors import RegistryError, SchemaTooNew
 from workspace_qdrant_mcp.core.state import SCHEMA_VERSION, SQLiteStateManager
 
@@ -93,8 +95,15 @@ def test_reopening_does_not_migrate_twice(state: SQLiteStateManager, db_path: Pa
     [
         (
             "collection_aliases",
-            {"alias_name", "collection_name", "created_at", "created_by", "metadata",
-             "hit_count", "last_used_at"},
+            {
+                "alias_name",
+                "collection_name",
+                "created_at",
+                "created_by",
+                "metadata",
+                "hit_count",
+                "last_used_at",
+            },
         ),
         (
             "alias_events",
@@ -123,25 +132,56 @@ def test_alias_name_is_the_primary_key(state: SQLiteStateManager) -> None:
 # --------------------------------------------------------------------------- migrations
 
 
-SEED_SCHEMA = """
-CREATE TABLE collection_aliases (
-    alias_name TEXT PRIMARY KEY,
-    collection_name TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL DEFAULT 'system',
-    metadata TEXT
+#: What the seed left: a bare ``collection_aliases`` table, no ``schema_version``.
+SEED_SCHEMAS = {
+    "minimal": [
+        (
+            "CREATE TABLE collection_aliases (alias_name TEXT PRIMARY KEY, collection_name TEXT, "
+            "created_at TEXT, created_by TEXT, metadata TEXT)"
+        ),
+    ],
+    "seed-ddl": [  # the seed's AliasManager._create_aliases_table, verbatim
+        """CREATE TABLE IF NOT EXISTS collection_aliases (
+            alias_name TEXT PRIMARY KEY,
+            collection_name TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            created_by TEXT NOT NULL DEFAULT 'system',
+            metadata TEXT,
+            UNIQUE(alias_name)
+        )""",
+        (
+            "CREATE INDEX IF NOT EXISTS idx_collection_aliases_collection "
+            "ON collection_aliases(collection_name)"
+        ),
+        (
+            "CREATE INDEX IF NOT EXISTS idx_collection_aliases_created_at "
+            "ON collection_aliases(created_at)"
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("seed", sorted(SEED_SCHEMAS))
+@pytest.mark.parametrize(
+    "created_at",
+    ["2024-01-02T03:04:05.123456+00:00", "2024-01-02 03:04:05"],  # isoformat(), CURRENT_TIMESTAMP
 )
-"""
-
-
-def test_seed_era_database_is_upgraded_and_keeps_its_rows(db_path: Path) -> None:
+def test_seed_era_database_is_upgraded_and_keeps_its_rows(
+    db_path: Path, seed: str, created_at: str
+) -> None:
     db_path.parent.mkdir(parents=True)
-    with raw(db_path) as conn:  # what the seed wrote: no schema_version, no usage columns
-        conn.execute(SEED_SCHEMA)
+    with raw(db_path) as conn:
+        for statement in SEED_SCHEMAS[seed]:
+            conn.execute(statement)
         conn.execute(
             "INSERT INTO collection_aliases VALUES (?, ?, ?, ?, ?)",
-            ("_path_abc123def456", "_github_com_user_repo", "2024-01-02T03:04:05",
-             "migration", '{"reason": "remote added"}'),
+            (
+                "_path_abc123def456",
+                "_github_com_user_repo",
+                created_at,
+                "migration",
+                '{"reason": "remote added"}',
+            ),
         )
     state = SQLiteStateManager(db_path)
     state.initialize_sync()
@@ -152,7 +192,7 @@ def test_seed_era_database_is_upgraded_and_keeps_its_rows(db_path: Path) -> None
         assert dict(row) == {
             "alias_name": "_path_abc123def456",
             "collection_name": "_github_com_user_repo",
-            "created_at": "2024-01-02T03:04:05",
+            "created_at": created_at,
             "created_by": "migration",
             "metadata": '{"reason": "remote added"}',
             "hit_count": 0,
@@ -161,6 +201,22 @@ def test_seed_era_database_is_upgraded_and_keeps_its_rows(db_path: Path) -> None
         for table in ("alias_events", "alias_changes", "projects", "project_names"):
             assert columns(state.connection, table), f"{table} was not created"
         assert state.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+        # the upgraded table serves the alias API (real in-memory Qdrant; no Qdrant call here)
+        manager = AliasManager(QdrantClient(location=":memory:"), state)
+        [alias] = manager.list_aliases_sync()
+        assert alias.alias_name == "_path_abc123def456"
+        assert alias.created_at is not None and alias.created_at.year == 2024
+        # naive seed times (SQLite CURRENT_TIMESTAMP is UTC) come back as aware UTC, like ours
+        assert (
+            alias.created_at.tzinfo is not None
+            and alias.created_at.utcoffset().total_seconds() == 0
+        )
+        assert alias.metadata == {"reason": "remote added"}
+        assert manager.resolve_sync("_path_abc123def456") == "_github_com_user_repo"
+        state.record_use("_path_abc123def456")
+        state.flush_usage()
+        assert state.alias_row("_path_abc123def456")["hit_count"] == 1
     finally:
         state.close()
 
@@ -213,7 +269,10 @@ def test_audit_log_is_append_only(one_event: SQLiteStateManager, statement: str)
         one_event.connection.execute(statement)
     [event] = one_event.events()
     assert (event.action, event.alias_name, event.after, event.actor) == (
-        "create", "name_a", "wqm_0000000000000000", "tests"
+        "create",
+        "name_a",
+        "wqm_0000000000000000",
+        "tests",
     )
 
 
@@ -244,7 +303,7 @@ def test_change_lifecycle_pending_then_done(state: SQLiteStateManager) -> None:
     assert state.pending_changes() == []
     change = state.get_change(change_id)
     assert change is not None and change.status == "done" and change.operations == ops
-    assert state.alias_row("a1")["collection_name"] == "wqm_0000000000000001"  # type: ignore[index]
+    assert state.alias_row("a1")["collection_name"] == "wqm_0000000000000001"
     assert state.alias_generation() == generation + 1
     # completing twice is a no-op: one row, one event
     state.complete_change(
@@ -257,7 +316,7 @@ def test_usage_counts_are_buffered_then_flushed(state: SQLiteStateManager) -> No
     state.upsert_alias_row("a1", "wqm_0000000000000001", "tests", None)
     for _ in range(3):
         state.record_use("a1")
-    assert state.alias_row("a1")["hit_count"] == 0  # type: ignore[index]
+    assert state.alias_row("a1")["hit_count"] == 0
     state.flush_usage()
     row = state.alias_row("a1")
     assert row is not None and row["hit_count"] == 3 and row["last_used_at"]

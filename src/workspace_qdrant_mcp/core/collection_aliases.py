@@ -32,6 +32,7 @@ finish or undo whatever a crash left pending.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,7 +144,11 @@ class ReconcileReport:
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text)
+    # seed-era rows hold naive UTC (SQLite CURRENT_TIMESTAMP); compare safely with ours
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class AliasManager:
@@ -348,6 +353,7 @@ class AliasManager:
             collections = store.collection_names(self.qdrant_client)
             effective = self._plan(changes, live, collections, force)
             if not effective:
+                self._register_unregistered(changes, live, actor, metadata)
                 return None
             operations = [
                 {"alias": alias, "before": before, "after": after}
@@ -366,6 +372,23 @@ class AliasManager:
             self._complete(change_id, operations, actor, reason, metadata)
             faults.reach("after_done")
             return self.state_manager.get_change(change_id)
+
+    def _register_unregistered(
+        self,
+        changes: Sequence[AliasChange],
+        live: dict[str, str],
+        actor: str,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        """Asking for an alias that Qdrant already has but the registry lacks registers it."""
+        for change in changes:
+            target = live.get(change.alias)
+            if target is not None and self.state_manager.alias_row(change.alias) is None:
+                self.state_manager.upsert_alias_row(change.alias, target, actor, metadata)
+                self.state_manager.append_events(
+                    [("adopt", change.alias, None, target)], actor=actor,
+                    reason="alias existed in Qdrant only",
+                )
 
     def _plan(
         self,
@@ -543,14 +566,18 @@ class AliasManager:
                         sparse_vectors_config=sparse_vectors_config,
                     ),
                 )
-                for field_name, schema in (payload_indexes or {}).items():
-                    store.call(
-                        client,
-                        f"index {field_name}",
-                        lambda f=field_name, s=schema: client.create_payload_index(  # type: ignore[misc]
-                            physical, field_name=f, field_schema=s
-                        ),
-                    )
+                # Local mode warns that payload indexes have no effect there; the same
+                # schema serves a server, so keep them and keep stderr to one clear line.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Payload indexes", UserWarning)
+                    for field_name, schema in (payload_indexes or {}).items():
+                        store.call(
+                            client,
+                            f"index {field_name}",
+                            lambda f=field_name, s=schema: client.create_payload_index(  # type: ignore[misc]
+                                physical, field_name=f, field_schema=s
+                            ),
+                        )
                 faults.reach("after_collection")
                 store.apply_alias_operations(client, [(logical_name, None, physical)])
             except StoreError:

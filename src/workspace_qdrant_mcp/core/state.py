@@ -273,6 +273,13 @@ class SQLiteStateManager:
                 "CREATE TABLE IF NOT EXISTS schema_version "
                 "(version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(schema_version)")}
+            if "name" not in columns:
+                conn.execute("ROLLBACK")
+                raise RegistryError(
+                    f"{self.db_path} is not a wqm registry (its schema_version table has another "
+                    "shape, e.g. the seed's workspace_state.db); point wqm at its own registry."
+                )
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] or 0
             if current > SCHEMA_VERSION:
