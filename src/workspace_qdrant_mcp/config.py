@@ -19,7 +19,7 @@ from .core.errors import ConfigError
 
 #: Every environment variable wqm reads, with what it sets (documented in docs/CONFIGURATION.md).
 ENVIRONMENT_VARIABLES: dict[str, str] = {
-    "WQM_DATA_DIR": "data directory (registry, embedded Qdrant store, model cache, service socket)",
+    "WQM_DATA_DIR": "data directory (registry, embedded Qdrant store, service socket and log)",
     "WQM_CACHE_DIR": "cache directory for derived files such as the ONNX export of the model",
     "QDRANT_URL": "use the Qdrant server at this URL instead of the embedded store",
     "QDRANT_API_KEY": "API key for QDRANT_URL (never stored or printed)",
