@@ -10,9 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+try:  # typer >= 0.25 vendors click; its own exception classes are the ones it handles
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on the standalone click
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from .. import __version__
 from ..core.errors import WqmError
@@ -21,15 +25,15 @@ from ..core.errors import WqmError
 class WqmGroup(TyperGroup):
     """Turns library errors into click's one-line ``Error:`` message and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except WqmError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise ClickException(str(exc)) from None
         except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was left half-done. Re-run the command to finish.",
-                       err=True)
-            raise click.exceptions.Exit(130) from None
+            print("Interrupted; nothing was left half-done. Re-run the command to finish.",
+                  file=sys.stderr)
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(
