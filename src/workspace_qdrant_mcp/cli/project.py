@@ -1,9 +1,185 @@
-"""Placeholder until its issue lands: registers no commands yet."""
+"""``wqm project``: move a project to a new identity without copying data, and manage its aliases.
+
+Each command parses its options, calls one operation of ``core/migration.py``
+through the backend and renders the result (``cli/render_project.py``).
+
+Confirmation: commands that add or re-point names (``update-remote``,
+``update-path``, ``undo``) ask on a terminal unless ``--yes``; off a terminal
+they proceed, because every such change is logged and ``wqm project undo``
+reverts it. ``remove-alias`` always asks unless ``--force`` or ``--yes``, reading
+the answer from stdin off a terminal (no answer means no), because removing a
+name can cut off whoever still uses it.
+"""
 
 from __future__ import annotations
 
+from contextlib import closing
+from pathlib import Path
+
 import typer
+
+from . import render_project as render
+from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, backend
+
+project_app = typer.Typer(
+    name="project",
+    help="Keep a project's data reachable when its identity changes, and manage its aliases.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+PROJECT_PATH = typer.Option(None, "--project-path", "-p",
+                            help="Project folder (default: the current directory).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan and change nothing.")
+OLD_PATH = typer.Option(..., "--old-path",
+                        help="The folder the project was moved from (it need not exist any more).")
+YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation on a terminal.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``project`` command group to ``app``."""
+    app.add_typer(project_app, name="project")
+
+
+@project_app.command("update-remote")
+def update_remote(
+    project_path: Path | None = PROJECT_PATH,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    force: bool = typer.Option(False, "--force", help="Proceed without a git remote, or re-point "
+                               "a new name that already reaches other data."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Give the project its remote-based name as an alias of its data: zero copy, zero downtime.
+
+    The old name keeps working. Asks first on a terminal (unless --yes); off a
+    terminal it proceeds (`wqm project undo` reverts it). A second run says there
+    is nothing to do (exit 0). Exit 1: no git remote (without --force), the new
+    name already reaches other data (without --force), or the project has no data
+    yet (its new name is then registered, nothing is migrated).
+    """
+    with closing(backend()) as b:
+        plan = b.call("plan_update_remote", project_path=render.absolute(project_path),
+                      force=force)
+        render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
+
+
+@project_app.command("update-path")
+def update_path(
+    old_path: Path = OLD_PATH,
+    project_path: Path | None = PROJECT_PATH,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    force: bool = typer.Option(False, "--force",
+                               help="Re-point a new name that already reaches other data."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Give a moved project's new path-based name to the data of its old path (zero copy).
+
+    Same rules as update-remote: asks on a terminal unless --yes, a second run
+    does nothing (exit 0); exit 1 when no data is known under the old path or the
+    new name already reaches other data (without --force).
+    """
+    with closing(backend()) as b:
+        plan = b.call("plan_update_path", old_path=render.absolute(old_path),
+                      project_path=render.absolute(project_path), force=force)
+        render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
+
+
+@project_app.command("list-aliases")
+def list_aliases(
+    fmt: Format = FORMAT_OPTION,
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Only the aliases "
+                                          "reaching this collection (or this name's data)."),
+) -> None:
+    """List collection aliases: what each name reaches, who made it, why, and its use."""
+    with closing(backend()) as b:
+        rows = b.call("list_aliases", collection=collection)
+    render.alias_list(rows, fmt)
+
+
+@project_app.command("remove-alias")
+def remove_alias(
+    old_collection: str = typer.Option(..., "--old-collection", help="The alias to remove."),
+    force: bool = typer.Option(False, "--force", help="Do not ask, and remove even the last "
+                               "name of a project's data."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Remove an alias; the data it reached is not touched.
+
+    Shows the alias and asks unless --force or --yes (off a terminal the answer is
+    read from stdin: `echo y | wqm project remove-alias ...`; no answer means no,
+    exit 1). Refuses the last name of a project's data unless --force.
+    """
+    with closing(backend()) as b:
+        preview = b.call("remove_alias", name=old_collection, force=force, dry_run=True)
+        if fmt is TextFormat.text:
+            render.removal_preview(preview)
+        if not render.confirm_always(f"Remove alias {old_collection}?", skip=force or yes):
+            render.cancelled()
+        result = b.call("remove_alias", name=old_collection, force=force)
+    render.removed(result, fmt)
+
+
+@project_app.command("history")
+def history(
+    name: str | None = typer.Argument(None, help="Only the changes of this name."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="At most this many events."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """The audit log of alias changes: time, action, alias, before -> after, actor, reason."""
+    with closing(backend()) as b:
+        events = b.call("history", name=name, limit=limit)
+    render.history(events, fmt)
+
+
+@project_app.command("undo")
+def undo(
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    force: bool = typer.Option(False, "--force", help="Undo even if that leaves data reachable "
+                               "under no name."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Revert the most recent alias change in one atomic step (itself logged; undo again redoes).
+
+    Asks on a terminal unless --yes; off a terminal it proceeds. Exit 1 when there
+    is nothing to undo or another change came first.
+    """
+    with closing(backend()) as b:
+        preview = b.call("undo", dry_run=True)
+        render.undo_preview(preview, fmt, dry_run)
+        if dry_run:
+            return
+        if not render.confirm_on_terminal("Undo this change?", yes):
+            render.cancelled()
+        result = b.call("undo", force=force, change_id=preview["change"]["id"])
+    render.undone(result, fmt)
+
+
+@project_app.command("doctor")
+def doctor(
+    fix: bool = typer.Option(False, "--fix", help="Repair: finish or undo interrupted changes "
+                             "and make the registry follow Qdrant."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Check that the registry and Qdrant agree; exit 1 while problems remain.
+
+    Finds interrupted changes, aliases in one store only, names whose collection
+    is gone and projects whose folder no longer exists.
+    """
+    with closing(backend()) as b:
+        report = b.call("doctor", fix=fix)
+    render.doctor(report, fmt, fix)
+
+
+@project_app.command("stale-aliases")
+def stale_aliases(
+    days: int = typer.Option(30, "--days", min=0, help="Unused for at least this many days."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Aliases no search has used for DAYS days, with the command that removes each."""
+    with closing(backend()) as b:
+        rows = b.call("stale_aliases", days=days)
+    render.stale(rows, fmt, days)

@@ -81,10 +81,10 @@ def locate_project(
     candidates: list[tuple[str, str]] = [(ident.current_name, "current name")]
     if ident.path_name != ident.current_name:
         candidates.append((ident.path_name, "path name"))
-    for record in state.projects_by_root(str(ident.root)):
-        for name in state.names_of_project(record.id):
+    for known in state.projects_by_root(str(ident.root)):
+        for name in state.names_of_project(known.id):
             candidates.append((name, "earlier name"))
-        candidates.append((record.physical_collection, "registry"))
+        candidates.append((known.physical_collection, "registry"))
 
     for name, how in candidates:
         physical = live.get(name, name if name in collections else None)
