@@ -24,7 +24,7 @@ def open_qdrant(settings: Settings) -> QdrantClient:
     if settings.qdrant_url:
         try:
             return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
             raise StoreError(
                 f"Cannot use the Qdrant server at {settings.qdrant_url}: {type(exc).__name__}; "
                 "check QDRANT_URL."

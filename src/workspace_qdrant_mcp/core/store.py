@@ -42,7 +42,7 @@ def guarded(client: QdrantClient, what: str) -> Iterator[None]:
             yield
         except StoreError:
             raise
-        except Exception as exc:  # qdrant-client raises many unrelated types
+        except Exception as exc:  # noqa: BLE001 - qdrant-client raises many unrelated types
             raise StoreError(f"Qdrant could not {what}: {_short(exc)}") from None
 
 

@@ -153,7 +153,7 @@ class WorkspaceService:
             return True
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
-        return uid == os.getuid()
+        return bool(uid == os.getuid())
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self._peer_is_owner(writer):
