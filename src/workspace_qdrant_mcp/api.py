@@ -92,7 +92,9 @@ class Workspace:
                 self._sparse = SparseEmbedder()
             return self._sparse
 
-    def project(self, path: str | Path | None = None, *, auto_migrate: bool | None = None) -> ProjectContext:
+    def project(
+        self, path: str | Path | None = None, *, auto_migrate: bool | None = None
+    ) -> ProjectContext:
         """The project at ``path`` (default: the configured project, else the working directory).
 
         When the project's current name reaches no data but an earlier identity
@@ -171,7 +173,9 @@ class Backend(Protocol):
 class LocalBackend:
     """Runs operations in this process on a workspace it opens itself."""
 
-    def __init__(self, settings: Settings | None = None, workspace: Workspace | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, workspace: Workspace | None = None
+    ) -> None:
         self.workspace = workspace or Workspace(settings)
         self._opened = False
         self._lock = threading.RLock()

@@ -135,7 +135,9 @@ class Settings:
                 )
             values["embed_backend"] = backend
         if env.get("WQM_MAX_FILE_BYTES"):
-            values["max_file_bytes"] = _parse_int("WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1)
+            values["max_file_bytes"] = _parse_int(
+                "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1
+            )
         if env.get("WQM_AUTO_MIGRATE"):
             values["auto_migrate"] = _parse_bool("WQM_AUTO_MIGRATE", env["WQM_AUTO_MIGRATE"])
         if env.get("WQM_PROJECT_PATH"):
@@ -146,7 +148,9 @@ class Settings:
                 raise ConfigError(f"WQM_SERVICE={mode!r} is not known; use auto or off.")
             values["service"] = mode
         if env.get("WQM_SERVICE_IDLE"):
-            values["service_idle_seconds"] = _parse_int("WQM_SERVICE_IDLE", env["WQM_SERVICE_IDLE"], 1)
+            values["service_idle_seconds"] = _parse_int(
+                "WQM_SERVICE_IDLE", env["WQM_SERVICE_IDLE"], 1
+            )
         if env.get("WQM_FAULT_POINT"):
             values["fault_point"] = env["WQM_FAULT_POINT"].strip()
         values.update({k: v for k, v in overrides.items() if v is not None})

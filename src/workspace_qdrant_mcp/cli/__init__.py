@@ -31,8 +31,10 @@ class WqmGroup(TyperGroup):
         except WqmError as exc:
             raise ClickException(str(exc)) from None
         except KeyboardInterrupt:
-            print("Interrupted; nothing was left half-done. Re-run the command to finish.",
-                  file=sys.stderr)
+            print(
+                "Interrupted; nothing was left half-done. Re-run the command to finish.",
+                file=sys.stderr,
+            )
             raise typer.Exit(130) from None
 
 

@@ -36,10 +36,16 @@ class TextFormat(str, Enum):
     json = "json"
 
 
-FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="Output format: table, json or simple.",
-                             case_sensitive=False)
-TEXT_FORMAT_OPTION = typer.Option(TextFormat.text, "--format", "-f", help="Output format: text or json.",
-                                  case_sensitive=False)
+FORMAT_OPTION = typer.Option(
+    Format.table,
+    "--format",
+    "-f",
+    help="Output format: table, json or simple.",
+    case_sensitive=False,
+)
+TEXT_FORMAT_OPTION = typer.Option(
+    TextFormat.text, "--format", "-f", help="Output format: text or json.", case_sensitive=False
+)
 
 
 def backend() -> Backend:

@@ -26,8 +26,14 @@ def _show(info: dict[str, object] | None, fmt: TextFormat, paths: ServicePaths) 
         console.print("Service: not running (the next wqm command starts it).")
         return
     console.print(f"Service: running, pid {info.get('pid')}, version {info.get('version')}")
-    for key in ("engine", "data_dir", "socket", "uptime_seconds", "requests_served",
-                "idle_timeout_seconds"):
+    for key in (
+        "engine",
+        "data_dir",
+        "socket",
+        "uptime_seconds",
+        "requests_served",
+        "idle_timeout_seconds",
+    ):
         if key in info:
             console.print(f"  {key.replace('_', ' ')}: {info[key]}")
     console.print(f"  log: {paths.log_file}")
@@ -66,12 +72,16 @@ def stop() -> None:
     if info is None:
         console.print("Service: not running; nothing to stop.")
     else:
-        console.print(f"Service (pid {info.get('pid')}) stopped in "
-                      f"{(time.monotonic() - started) * 1000:.0f} ms.")
+        console.print(
+            f"Service (pid {info.get('pid')}) stopped in "
+            f"{(time.monotonic() - started) * 1000:.0f} ms."
+        )
 
 
 @service_app.command("logs")
-def logs(lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines.")) -> None:
+def logs(
+    lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines."),
+) -> None:
     """Print the end of the service log."""
     path = ServicePaths.for_settings(Settings.from_env()).log_file
     if not path.exists():

@@ -191,8 +191,7 @@ class AliasManager:
         generation = self.state_manager.alias_generation()
         if generation != self._cache_generation:
             self._cache = {
-                row["alias_name"]: row["collection_name"]
-                for row in self.state_manager.alias_rows()
+                row["alias_name"]: row["collection_name"] for row in self.state_manager.alias_rows()
             }
             self._cache_generation = generation
         return self._cache
@@ -307,9 +306,7 @@ class AliasManager:
         Raises AliasNotFound when no such alias exists, and LastNameError when
         it is the last name of a project's data (unless ``force``).
         """
-        self.switch_sync(
-            [AliasChange(alias_name, None)], actor=actor, reason=reason, force=force
-        )
+        self.switch_sync([AliasChange(alias_name, None)], actor=actor, reason=reason, force=force)
         return True
 
     async def switch(
@@ -386,7 +383,8 @@ class AliasManager:
             if target is not None and self.state_manager.alias_row(change.alias) is None:
                 self.state_manager.upsert_alias_row(change.alias, target, actor, metadata)
                 self.state_manager.append_events(
-                    [("adopt", change.alias, None, target)], actor=actor,
+                    [("adopt", change.alias, None, target)],
+                    actor=actor,
                     reason="alias existed in Qdrant only",
                 )
 
@@ -595,8 +593,11 @@ class AliasManager:
         if live.get(logical_name) == physical:
             store.apply_alias_operations(client, [(logical_name, physical, None)])
         if physical in store.collection_names(client):
-            store.call(client, "remove an unfinished collection",
-                       lambda: client.delete_collection(physical))
+            store.call(
+                client,
+                "remove an unfinished collection",
+                lambda: client.delete_collection(physical),
+            )
 
     # -- recovery and reconcile -------------------------------------------------------------
 
@@ -643,8 +644,11 @@ class AliasManager:
             else:
                 for change in self.state_manager.pending_changes():
                     report.problems.append(
-                        Problem("pending_change", str(change.id),
-                                f"change {change.id} ({change.kind}) was left pending by a crash")
+                        Problem(
+                            "pending_change",
+                            str(change.id),
+                            f"change {change.id} ({change.kind}) was left pending by a crash",
+                        )
                     )
             live = store.live_aliases(self.qdrant_client)
             collections = store.collection_names(self.qdrant_client)
@@ -664,7 +668,8 @@ class AliasManager:
                     report.problems.append(problem)
                 elif registered[alias] != target:
                     problem = Problem(
-                        "target_mismatch", alias,
+                        "target_mismatch",
+                        alias,
                         f"registry says {registered[alias]}, Qdrant says {target}",
                     )
                     if fix:
@@ -687,14 +692,20 @@ class AliasManager:
             for project in self.state_manager.projects():
                 if project.physical_collection not in collections:
                     report.problems.append(
-                        Problem("project_data_gone", project.physical_collection,
-                                f"the collection of the project at {project.root_path} is gone")
+                        Problem(
+                            "project_data_gone",
+                            project.physical_collection,
+                            f"the collection of the project at {project.root_path} is gone",
+                        )
                     )
                 elif not os.path.isdir(project.root_path):
                     report.problems.append(
-                        Problem("project_root_missing", project.root_path,
-                                "the project's folder no longer exists (moved? see "
-                                "`wqm project update-path`)")
+                        Problem(
+                            "project_root_missing",
+                            project.root_path,
+                            "the project's folder no longer exists (moved? see "
+                            "`wqm project update-path`)",
+                        )
                     )
         self._cache_generation = None
         return report

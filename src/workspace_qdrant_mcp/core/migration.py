@@ -80,8 +80,9 @@ def _target_of(live: dict[str, str], collections: set[str], name: str) -> str | 
 def _points(ws: Workspace, physical: str) -> int:
     """Points in a collection (display only: tells the user what a name gives access to)."""
     client = ws.client
-    return store.call(client, f"count the points of {physical}",
-                      lambda: client.count(physical, exact=False).count)
+    return store.call(
+        client, f"count the points of {physical}", lambda: client.count(physical, exact=False).count
+    )
 
 
 def _describe_data(ws: Workspace, physical: str) -> dict[str, Any]:
@@ -199,13 +200,17 @@ def _steps(plan: Plan) -> list[str]:
     """The plan in words, for humans and assistants."""
     new, old, physical = plan["new_name"], plan["old_name"], plan["physical_collection"]
     if plan["status"] == REGISTER_ONLY:
-        first = (f"This project has no data yet: register {new} as its name (an empty "
-                 "collection that `wqm ingest` fills); nothing to migrate.")
+        first = (
+            f"This project has no data yet: register {new} as its name (an empty "
+            "collection that `wqm ingest` fills); nothing to migrate."
+        )
         return [first]
     if plan["status"] == NOTHING_TO_DO:
         if plan["reason"] == "remote_removed":
-            first = (f"Nothing to do: there is no git remote, and the project's path-based "
-                     f"name {new} already reaches its data.")
+            first = (
+                f"Nothing to do: there is no git remote, and the project's path-based "
+                f"name {new} already reaches its data."
+            )
         else:
             first = f"Nothing to do: {new} already reaches this project's data ({physical})."
         return [first]
@@ -214,22 +219,29 @@ def _steps(plan: Plan) -> list[str]:
         other = conflict["collection"]
         left = [n for n in conflict["names"] if n != new]
         steps = [
-            (f"Re-point {new} from {other} (project at {conflict['project_path'] or 'unknown'}, "
-             f"{conflict['points']} points) to this project's {physical}, in one atomic step."),
-            (f"{other} stays reachable as {', '.join(left)}." if left
-             else f"{other} will be reachable under no name (`wqm project undo` restores it)."),
+            (
+                f"Re-point {new} from {other} (project at {conflict['project_path'] or 'unknown'}, "
+                f"{conflict['points']} points) to this project's {physical}, in one atomic step."
+            ),
+            (
+                f"{other} stays reachable as {', '.join(left)}."
+                if left
+                else f"{other} will be reachable under no name (`wqm project undo` restores it)."
+            ),
         ]
     else:
-        steps = [(f"Add {new} as an alias of {physical} in one atomic step: zero copy, "
-                  f"the {plan['points']} points stay where they are.")]
+        steps = [
+            (
+                f"Add {new} as an alias of {physical} in one atomic step: zero copy, "
+                f"the {plan['points']} points stay where they are."
+            )
+        ]
     if old:
         steps.append(f"{old} keeps working.")
     return steps
 
 
-def plan_update_remote(
-    ws: Workspace, project_path: str | None = None, force: bool = False
-) -> Plan:
+def plan_update_remote(ws: Workspace, project_path: str | None = None, force: bool = False) -> Plan:
     """Plan giving a project its remote-based name (changes nothing).
 
     Refuses a project without a git remote unless ``force`` (the plan then keeps
@@ -273,8 +285,16 @@ def plan_update_path(
             f"No data is known under the old path {old_root} ({old_name}); "
             "`wqm project list-aliases` shows the names that exist."
         )
-    return _build_plan(ws, "update_path", ident, physical, ident.path_name, force,
-                       old_name=old_name, extra_metadata={"old_path": old_root})
+    return _build_plan(
+        ws,
+        "update_path",
+        ident,
+        physical,
+        ident.path_name,
+        force,
+        old_name=old_name,
+        extra_metadata={"old_path": old_root},
+    )
 
 
 # -- applying ---------------------------------------------------------------------------------
@@ -285,8 +305,11 @@ def _check_plan(plan: Any) -> Plan:
     required = ("kind", "status", "reason", "project_path", "new_name", "changes", "metadata")
     if not isinstance(plan, dict) or any(key not in plan for key in required):
         raise InvalidArgument("That is not a migration plan; make one with plan_update_remote.")
-    if plan["kind"] not in PLAN_KINDS or plan["status"] not in (READY, NOTHING_TO_DO,
-                                                                 REGISTER_ONLY):
+    if plan["kind"] not in PLAN_KINDS or plan["status"] not in (
+        READY,
+        NOTHING_TO_DO,
+        REGISTER_ONLY,
+    ):
         raise InvalidArgument(f"Unknown plan kind or status: {plan['kind']}/{plan['status']}.")
     for change in plan["changes"]:
         if not isinstance(change, dict) or {"alias", "target", "expected"} - change.keys():
@@ -304,8 +327,9 @@ def _apply(ws: Workspace, plan: Plan, ident: ProjectIdentity, force: bool, actor
         return dict(plan)
     if plan["status"] == REGISTER_ONLY:
         return _register(ws, plan, ident, actor)
-    changes = [AliasChange(c["alias"], c["target"], expected=c["expected"])
-               for c in plan["changes"]]
+    changes = [
+        AliasChange(c["alias"], c["target"], expected=c["expected"]) for c in plan["changes"]
+    ]
     force = force or bool(plan.get("force"))
     if not force and any(c.expected not in (None, c.target) for c in changes):
         raise AliasConflict(f"This plan re-points {plan['new_name']}, which needs force.")
@@ -313,18 +337,24 @@ def _apply(ws: Workspace, plan: Plan, ident: ProjectIdentity, force: bool, actor
         check_remote_binding(ws.state, plan["new_name"], ident.canonical_remote)
     record: ChangeRecord | None = None
     try:
-        record = ws.aliases.switch_sync(changes, actor=actor, reason=plan["reason"],
-                                        metadata=plan["metadata"], force=force)
+        record = ws.aliases.switch_sync(
+            changes, actor=actor, reason=plan["reason"], metadata=plan["metadata"], force=force
+        )
     except PreconditionFailed:
         if not _in_place(ws, changes):
             raise  # another process changed something else: the plan is stale
     physical = plan["physical_collection"]
-    ctx = ProjectContext(identity=ident, physical=physical,
-                         names=ws.aliases.names_of_collection(physical))
+    ctx = ProjectContext(
+        identity=ident, physical=physical, names=ws.aliases.names_of_collection(physical)
+    )
     register_project(ws.state, ctx)
     if record is None:  # another process did the same first
-        steps = [(f"Nothing to do: {plan['new_name']} already reaches this project's data "
-                  "(another process made the change first).")]
+        steps = [
+            (
+                f"Nothing to do: {plan['new_name']} already reaches this project's data "
+                "(another process made the change first)."
+            )
+        ]
         return {**plan, "status": NOTHING_TO_DO, "names": ctx.names, "steps": steps}
     return {**plan, "status": APPLIED, "change_id": record.id, "names": ctx.names}
 
@@ -334,16 +364,24 @@ def _register(ws: Workspace, plan: Plan, ident: ProjectIdentity, actor: str) -> 
     ctx = locate_project(ws.aliases, ident)
     if ctx.physical is not None:
         if ctx.current_reachable:  # another process (an ingest) did it first
-            return {**plan, "status": NOTHING_TO_DO, "physical_collection": ctx.physical,
-                    "names": ctx.names}
-        raise PreconditionFailed("The project has data now; run the command again to see "
-                                 "the new plan.")
+            return {
+                **plan,
+                "status": NOTHING_TO_DO,
+                "physical_collection": ctx.physical,
+                "names": ctx.names,
+            }
+        raise PreconditionFailed(
+            "The project has data now; run the command again to see the new plan."
+        )
     if ident.remote_name is not None:
         check_remote_binding(ws.state, ident.remote_name, ident.canonical_remote)
     physical = ws.aliases.create_project_collection_sync(
-        plan["new_name"], vectors_config=vectors_config(),
-        sparse_vectors_config=sparse_vectors_config(), payload_indexes=payload_indexes(),
-        actor=actor, metadata=plan["metadata"],
+        plan["new_name"],
+        vectors_config=vectors_config(),
+        sparse_vectors_config=sparse_vectors_config(),
+        payload_indexes=payload_indexes(),
+        actor=actor,
+        metadata=plan["metadata"],
     )
     ctx = ProjectContext(identity=ident, physical=physical, names=[plan["new_name"]])
     register_project(ws.state, ctx)
@@ -395,9 +433,11 @@ def auto_migrate(ws: Workspace, ctx: ProjectContext) -> str | None:
     ctx.names = list(result.get("names") or ctx.names)
     if result["status"] != APPLIED:
         return None
-    return (f"The project's identity changed ({result['reason']}): {result['new_name']} now "
-            f"reaches the data known as {result['old_name']} (no data copied; "
-            "`wqm project undo` reverts it).")
+    return (
+        f"The project's identity changed ({result['reason']}): {result['new_name']} now "
+        f"reaches the data known as {result['old_name']} (no data copied; "
+        "`wqm project undo` reverts it)."
+    )
 
 
 # -- administration ---------------------------------------------------------------------------
@@ -419,8 +459,15 @@ def get_alias(ws: Workspace, name: str) -> dict[str, Any]:
     if alias is not None:
         info = alias.to_dict()
     elif name in live:  # made outside wqm: Qdrant knows it, the registry does not
-        info = {"alias_name": name, "collection_name": live[name], "created_at": None,
-                "created_by": "unknown", "metadata": {}, "hit_count": 0, "last_used_at": None}
+        info = {
+            "alias_name": name,
+            "collection_name": live[name],
+            "created_at": None,
+            "created_by": "unknown",
+            "metadata": {},
+            "hit_count": 0,
+            "last_used_at": None,
+        }
     elif name in store.collection_names(ws.client):
         raise AliasConflict(f"{name} is a collection, not an alias; only aliases can be removed.")
     else:
@@ -452,8 +499,10 @@ def remove_alias(
     """
     info = get_alias(ws, name)
     if not info["in_qdrant"]:
-        raise AliasNotFound(f"{name} is registered but Qdrant has no such alias; "
-                            "`wqm project doctor --fix` clears the stale record.")
+        raise AliasNotFound(
+            f"{name} is registered but Qdrant has no such alias; "
+            "`wqm project doctor --fix` clears the stale record."
+        )
     physical = info["collection_name"]
     if info["last_name"] and not force:
         where = f" of the project at {info['project_path']}" if info["project_path"] else ""
@@ -461,12 +510,20 @@ def remove_alias(
             f"{name} is the last name of the data{where} ({physical}, {info['points']} points); "
             "removing it would leave that data unreachable, so pass --force to do it anyway."
         )
-    result: dict[str, Any] = {"removed": info, "collection_name": physical,
-                              "remaining_names": info["other_names"], "change_id": None,
-                              "status": "dry_run" if dry_run else "removed"}
+    result: dict[str, Any] = {
+        "removed": info,
+        "collection_name": physical,
+        "remaining_names": info["other_names"],
+        "change_id": None,
+        "status": "dry_run" if dry_run else "removed",
+    }
     if not dry_run:
-        record = ws.aliases.switch_sync([AliasChange(name, None, expected=physical)],
-                                        actor=actor, reason="remove-alias", force=force)
+        record = ws.aliases.switch_sync(
+            [AliasChange(name, None, expected=physical)],
+            actor=actor,
+            reason="remove-alias",
+            force=force,
+        )
         result["change_id"] = record.id if record else None
     return result
 
@@ -492,7 +549,10 @@ def _undo_steps(change: ChangeRecord) -> list[str]:
 
 
 def undo(
-    ws: Workspace, force: bool = False, dry_run: bool = False, change_id: int | None = None,
+    ws: Workspace,
+    force: bool = False,
+    dry_run: bool = False,
+    change_id: int | None = None,
     actor: str = ACTOR_CLI,
 ) -> dict[str, Any]:
     """Revert the most recent alias change in one atomic switch (itself logged and undoable).
@@ -504,8 +564,10 @@ def undo(
     if last is None:
         raise AliasNotFound("There is no alias change to undo.")
     if change_id is not None and last.id != change_id:
-        raise PreconditionFailed(f"The most recent change is now {last.id}, not {change_id}; "
-                                 "nothing was undone: look again and retry.")
+        raise PreconditionFailed(
+            f"The most recent change is now {last.id}, not {change_id}; "
+            "nothing was undone: look again and retry."
+        )
     summary = {"change": last.to_dict(), "steps": _undo_steps(last)}
     if dry_run:
         return {**summary, "status": "dry_run"}
@@ -538,13 +600,15 @@ def stale_aliases(ws: Workspace, days: int = 30) -> list[dict[str, Any]]:
         if physical not in names:
             names[physical] = ws.aliases.names_of_collection(physical)
         others = [n for n in names[physical] if n != alias.alias_name]
-        stale.append({
-            **alias.to_dict(),
-            "unused_days": (now - last).days,
-            "last_name": not others,
-            "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"
-                              + ("" if others else " --force"),
-        })
+        stale.append(
+            {
+                **alias.to_dict(),
+                "unused_days": (now - last).days,
+                "last_name": not others,
+                "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"
+                + ("" if others else " --force"),
+            }
+        )
     return stale
 
 

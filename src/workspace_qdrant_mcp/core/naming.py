@@ -27,7 +27,9 @@ def validate_name(name: object, what: str = "name") -> str:
             f"The {what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}."
         )
     if name != name.strip():
-        raise InvalidName(f"The {what} {name.strip()!r} has leading or trailing spaces; remove them.")
+        raise InvalidName(
+            f"The {what} {name.strip()!r} has leading or trailing spaces; remove them."
+        )
     for char in name:
         if char in FORBIDDEN_CHARACTERS:
             raise InvalidName(

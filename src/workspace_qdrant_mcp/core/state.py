@@ -118,9 +118,7 @@ _BASE_SCHEMA: list[str] = [
 
 def _migration_1(conn: sqlite3.Connection) -> None:
     """Base schema; adopts a seed-era ``collection_aliases`` table by adding the usage columns."""
-    existing = {
-        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    }
+    existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "collection_aliases" in existing:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(collection_aliases)")}
         if "hit_count" not in columns:
@@ -582,7 +580,15 @@ class SQLiteStateManager:
                 "path_name = excluded.path_name, "
                 "remote_name = COALESCE(excluded.remote_name, remote_name), "
                 "updated_at = excluded.updated_at",
-                (physical_collection, root_path, canonical_remote, path_name, remote_name, now, now),
+                (
+                    physical_collection,
+                    root_path,
+                    canonical_remote,
+                    path_name,
+                    remote_name,
+                    now,
+                    now,
+                ),
             )
         record = self.project_by_collection(physical_collection)
         assert record is not None

@@ -40,12 +40,48 @@ START_TIMEOUT_SECONDS = 60.0
 #: When this process loaded its code: a service started before that may run older code.
 CODE_LOADED_AT = time.time()
 #: Operations that change nothing, so a call cut by a service restart may be retried.
-RETRYABLE = frozenset({
-    "hello", "ping", "search", "status", "retrieve", "list_aliases", "get_alias", "history",
-    "stale_aliases", "plan_update_remote", "plan_update_path",
-})
+RETRYABLE = frozenset(
+    {
+        "hello",
+        "ping",
+        "search",
+        "status",
+        "retrieve",
+        "list_aliases",
+        "get_alias",
+        "history",
+        "stale_aliases",
+        "plan_update_remote",
+        "plan_update_path",
+    }
+)
+
+#: Operations that act on "the project": the service runs elsewhere (cwd "/"), so the
+#: client's own working directory must travel with the call, as an absolute path.
+PROJECT_OPS = frozenset(
+    {
+        "status",
+        "ingest",
+        "search",
+        "store_note",
+        "retrieve",
+        "plan_update_remote",
+        "plan_update_path",
+    }
+)
 
 Progress = Callable[[dict[str, Any]], None]
+
+
+def absolute_paths(op: str, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Make path parameters absolute in the client's terms before they cross to the service."""
+    fixed = dict(params)
+    if op in PROJECT_OPS and fixed.get("project_path") is None:
+        fixed["project_path"] = str(settings.project_path or Path.cwd())
+    for key in ("project_path", "old_path"):
+        if fixed.get(key) is not None:
+            fixed[key] = os.path.abspath(os.path.expanduser(str(fixed[key])))
+    return fixed
 
 
 def _connect(path: Path) -> socket.socket:
@@ -58,8 +94,9 @@ def _connect(path: Path) -> socket.socket:
     return sock
 
 
-def _exchange(sock: socket.socket, request_id: int, op: str, params: dict[str, Any],
-              progress: Progress | None) -> Any:
+def _exchange(
+    sock: socket.socket, request_id: int, op: str, params: dict[str, Any], progress: Progress | None
+) -> Any:
     sock.sendall(encode({"v": PROTOCOL_VERSION, "id": request_id, "op": op, "params": params}))
     while True:
         reply = read_frame_sync(sock)
@@ -93,9 +130,11 @@ def _service_env(settings: Settings) -> dict[str, str]:
     env["WQM_EMBED_BACKEND"] = settings.embed_backend
     env["WQM_DEVICE"] = settings.device
     env["WQM_MAX_FILE_BYTES"] = str(settings.max_file_bytes)
-    for name, value in (("QDRANT_URL", settings.qdrant_url),
-                        ("QDRANT_API_KEY", settings.qdrant_api_key),
-                        ("WQM_MODEL_PATH", settings.model_path)):
+    for name, value in (
+        ("QDRANT_URL", settings.qdrant_url),
+        ("QDRANT_API_KEY", settings.qdrant_api_key),
+        ("WQM_MODEL_PATH", settings.model_path),
+    ):
         if value:
             env[name] = str(value)
         else:
@@ -127,8 +166,12 @@ def read_pid_info(paths: ServicePaths) -> dict[str, Any] | None:
 class ServiceBackend:
     """Runs operations in the shared workspace service, starting it when needed."""
 
-    def __init__(self, settings: Settings, expected_fingerprint: str | None = None,
-                 code_loaded_at: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        expected_fingerprint: str | None = None,
+        code_loaded_at: float | None = None,
+    ) -> None:
         self.settings = settings
         #: The code fingerprint of this client; a service reporting another one that started
         #: before ``code_loaded_at`` runs older code and is replaced. A service started later
@@ -145,8 +188,10 @@ class ServiceBackend:
     def _hello(self, sock: socket.socket) -> dict[str, Any]:
         info = _exchange(sock, next(self._ids), "hello", {}, None)
         if not isinstance(info, dict):
-            raise ServiceError("The workspace service answered the handshake oddly; "
-                               "run `wqm service stop` and retry.")
+            raise ServiceError(
+                "The workspace service answered the handshake oddly; "
+                "run `wqm service stop` and retry."
+            )
         return info
 
     def _try_connect(self) -> socket.socket | None:
@@ -157,15 +202,18 @@ class ServiceBackend:
         except OSError as exc:
             if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
                 return None
-            raise ServiceError(f"Cannot reach the workspace service at {self.paths.socket}: "
-                               f"{exc.strerror}.") from None
+            raise ServiceError(
+                f"Cannot reach the workspace service at {self.paths.socket}: {exc.strerror}."
+            ) from None
         try:
             info = self._hello(sock)
         except (ConnectionError, FrameTooLarge, OSError):
             sock.close()
             return None
-        same_code = (info.get("version") == __version__
-                     and info.get("fingerprint") == self.expected_fingerprint)
+        same_code = (
+            info.get("version") == __version__
+            and info.get("fingerprint") == self.expected_fingerprint
+        )
         older = float(info.get("started_at") or 0) < self.code_loaded_at
         if info.get("protocol") != PROTOCOL_VERSION or (not same_code and older):
             # An older (or other) service: ask it to stop, then start ours.
@@ -205,8 +253,13 @@ class ServiceBackend:
             os.chmod(self.paths.log_file, 0o600)
             child = subprocess.Popen(
                 [sys.executable, "-m", "workspace_qdrant_mcp.service"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_service_env(self.settings),
-                start_new_session=True, close_fds=True, cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=_service_env(self.settings),
+                start_new_session=True,
+                close_fds=True,
+                cwd="/",
             )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -220,13 +273,16 @@ class ServiceBackend:
                     f"{self.paths.log_file} or run `wqm service logs`."
                 )
             time.sleep(0.03)
-        raise ServiceError(f"The workspace service did not answer within "
-                           f"{START_TIMEOUT_SECONDS:.0f} s; see `wqm service logs`.")
+        raise ServiceError(
+            f"The workspace service did not answer within "
+            f"{START_TIMEOUT_SECONDS:.0f} s; see `wqm service logs`."
+        )
 
     # -- calls ------------------------------------------------------------------------------
 
     def call(self, op: str, progress: Progress | None = None, **params: Any) -> Any:
         """Run ``op`` in the service; a read-only call cut by a restart is retried once."""
+        params = absolute_paths(op, params, self.settings)
         for attempt in (1, 2):
             sock = self.connect()
             try:

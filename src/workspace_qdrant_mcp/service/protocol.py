@@ -13,7 +13,6 @@ the old service to stop and starts its own.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import socket
@@ -29,6 +28,9 @@ from ..core.errors import ServiceError, WqmError
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
+
+
+HEADER = _HEADER
 
 
 class FrameTooLarge(Exception):
@@ -54,22 +56,6 @@ def decode(body: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise BadFrame("a frame must hold a JSON object")
     return message
-
-
-async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """Next frame from an asyncio stream; None at a clean end of stream."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError:
-        return None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
-    try:
-        body = await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        return None
-    return decode(body)
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -36,16 +36,36 @@ from ..config import Settings
 from ..core.errors import InvalidArgument, WqmError
 from .paths import ServicePaths
 from .protocol import (
+    HEADER,
+    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     BadFrame,
     FrameTooLarge,
     code_fingerprint,
+    decode,
     encode,
     error_payload,
-    read_frame,
 )
 
 log = logging.getLogger("wqm.service")
+
+
+async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """Next frame from an asyncio stream; None at a clean end of stream."""
+    try:
+        header = await reader.readexactly(HEADER.size)
+    except asyncio.IncompleteReadError:
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > MAX_FRAME_BYTES:
+        raise FrameTooLarge(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+    try:
+        body = await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        return None
+    return decode(body)
+
+
 USAGE_FLUSH_SECONDS = 5.0
 EXIT_ALREADY_RUNNING = 3
 
@@ -108,12 +128,16 @@ class WorkspaceService:
             return EXIT_ALREADY_RUNNING
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self.executor, self.workspace.open)
-        server = await asyncio.start_unix_server(self._handle, sock=self._bind(),
-                                                 limit=2**16)
+        server = await asyncio.start_unix_server(self._handle, sock=self._bind(), limit=2**16)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        log.info("service %s (pid %d) serving %s on %s", __version__, os.getpid(),
-                 self.settings.engine_description(), self.paths.socket)
+        log.info(
+            "service %s (pid %d) serving %s on %s",
+            __version__,
+            os.getpid(),
+            self.settings.engine_description(),
+            self.paths.socket,
+        )
         maintenance = asyncio.create_task(self._maintain())
         try:
             await self._stop.wait()
@@ -165,14 +189,30 @@ class WorkspaceService:
                 try:
                     request = await read_frame(reader)
                 except FrameTooLarge as exc:
-                    await self._send(writer, {"id": None, "type": "error",
-                                              "error": {"class": "InvalidArgument",
-                                                        "message": f"Request refused: {exc}."}})
+                    await self._send(
+                        writer,
+                        {
+                            "id": None,
+                            "type": "error",
+                            "error": {
+                                "class": "InvalidArgument",
+                                "message": f"Request refused: {exc}.",
+                            },
+                        },
+                    )
                     break  # the oversized body cannot be skipped safely: drop this connection
                 except BadFrame as exc:
-                    await self._send(writer, {"id": None, "type": "error",
-                                              "error": {"class": "InvalidArgument",
-                                                        "message": f"Malformed request: {exc}."}})
+                    await self._send(
+                        writer,
+                        {
+                            "id": None,
+                            "type": "error",
+                            "error": {
+                                "class": "InvalidArgument",
+                                "message": f"Malformed request: {exc}.",
+                            },
+                        },
+                    )
                     continue
                 if request is None:
                     break
@@ -193,13 +233,23 @@ class WorkspaceService:
         op = request.get("op")
         params = request.get("params") or {}
         self.last_activity = time.monotonic()
-        if request.get("v") != PROTOCOL_VERSION or not isinstance(op, str) or not isinstance(
-            params, dict
+        if (
+            request.get("v") != PROTOCOL_VERSION
+            or not isinstance(op, str)
+            or not isinstance(params, dict)
         ):
-            await self._send(writer, {"id": request_id, "type": "error", "error": {
-                "class": "InvalidArgument",
-                "message": f"Malformed request: expected protocol {PROTOCOL_VERSION} with an op "
-                           "name and a params object."}})
+            await self._send(
+                writer,
+                {
+                    "id": request_id,
+                    "type": "error",
+                    "error": {
+                        "class": "InvalidArgument",
+                        "message": f"Malformed request: expected protocol {PROTOCOL_VERSION} with an op "
+                        "name and a params object.",
+                    },
+                },
+            )
             return
         if op == "hello":
             await self._send(writer, {"id": request_id, "type": "result", "result": self.info()})
@@ -223,8 +273,11 @@ class WorkspaceService:
             result = await loop.run_in_executor(self.executor, lambda: fn(self.workspace, **params))
             reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
         except TypeError as exc:
-            reply = {"id": request_id, "type": "error",
-                     "error": error_payload(InvalidArgument(f"Bad parameters for {op}: {exc}."))}
+            reply = {
+                "id": request_id,
+                "type": "error",
+                "error": error_payload(InvalidArgument(f"Bad parameters for {op}: {exc}.")),
+            }
         except Exception as exc:
             if not isinstance(exc, WqmError):
                 log.exception("operation %s failed", op)
@@ -255,8 +308,9 @@ class WorkspaceService:
 
 
 def _setup_logging(paths: ServicePaths) -> None:
-    handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=1_000_000,
-                                                   backupCount=2)
+    handler = logging.handlers.RotatingFileHandler(
+        paths.log_file, maxBytes=1_000_000, backupCount=2
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
