@@ -60,6 +60,8 @@ class QdrantWorkspaceClient:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         faults.arm(self.settings.fault_point)
+        # The registry names every project folder and remote: keep a new data dir private.
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_manager = SQLiteStateManager(self.settings.registry_path)
         self._client: QdrantClient | None = None
         self._aliases: AliasManager | None = None
