@@ -21,7 +21,7 @@ from qdrant_client import models as qm
 from .core import schema, store
 from .core.errors import InvalidArgument, StoreError
 from .core.projects import ProjectContext, ensure_project_collection
-from .ingest.chunker import chunk_text
+from .ingest.chunker import chunk_text, split_lines
 from .ingest.pipeline import embedding_text, make_points, target_name
 from .search import choose_collection, collection_not_found, name_exists
 
@@ -143,6 +143,8 @@ def retrieve(
             assert path is not None
             rel = relative_to_project(ws.project(project_path, auto_migrate=False), path)
             records = _scroll(ws, name, "path", rel)
+            files = [r for r in records if (r.payload or {}).get("source") == schema.SOURCE_FILE]
+            records = files or records  # a file wins over a note that happens to share its path
             if not records:
                 raise InvalidArgument(
                     f"{rel} is not in the index of {name}; run `wqm ingest` if it should be."
@@ -173,11 +175,9 @@ def _scroll(ws: Workspace, name: str, key: str, value: str) -> list[qm.Record]:
     found: list[qm.Record] = []
     offset: Any = None
     while True:
-        records, offset = store.call(
-            client, f"read {value} from {name}",
-            lambda o=offset: client.scroll(name, scroll_filter=flt, limit=_PAGE,  # type: ignore[misc]
-                                           offset=o, with_payload=True, with_vectors=False),
-        )
+        with store.guarded(client, f"read {value} from {name}"):
+            records, offset = client.scroll(name, scroll_filter=flt, limit=_PAGE, offset=offset,
+                                            with_payload=True, with_vectors=False)
         found.extend(records)
         if offset is None:
             return found
@@ -200,7 +200,7 @@ def stitch(chunks: list[dict[str, Any]]) -> str:
     parts: list[str] = []
     last_end = 0
     for chunk in chunks:
-        lines = str(chunk["content"]).splitlines(keepends=True)
+        lines = split_lines(str(chunk["content"]))
         start = chunk.get("start_line")
         skip = max(0, last_end - int(start) + 1) if isinstance(start, int) else 0
         parts.extend(lines[skip:])

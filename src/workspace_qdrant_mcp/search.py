@@ -9,15 +9,18 @@ or new, or a physical name) and never resolved here first: Qdrant resolves an
 alias atomically with any concurrent switch (DESIGN.md §2).
 
 ``path_glob`` is exact, not best-effort: the distinct indexed paths are read
-with a facet on the ``path`` keyword index, matched with ``fnmatch`` here, and
-the matching paths become a ``MatchAny`` filter inside the query, so ``limit``
-hits come back whenever that many exist.
+with a facet on the ``path`` keyword index and matched with ``fnmatch`` here;
+the matching paths become a filter, so ``limit`` hits come back whenever that
+many exist. Where a filter runs (inside Qdrant, or over a widening pool of
+ranked candidates on the embedded engine) is chosen by ``_plan``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qdrant_client import models as qm
@@ -37,6 +40,11 @@ PREFETCH_FACTOR = 4
 MIN_PREFETCH = 40
 #: Distinct paths read by the facet behind ``path_glob`` (far above any real project).
 MAX_FACET_PATHS = 1_000_000
+#: Embedded engine: a glob matching at most this many paths is filtered inside the query.
+LOCAL_MATCH_ANY = 16
+#: Embedded engine, filters applied here: first candidate pool per result asked for.
+POOL_FACTOR = 10
+MIN_POOL = 100
 SNIPPET_LINES = 3
 SNIPPET_CHARS = 240
 
@@ -82,37 +90,76 @@ def choose_collection(
 
 
 def matching_paths(ws: Workspace, name: str, glob: str) -> list[str]:
-    """Indexed paths of ``name`` matching the fnmatch-style ``glob`` (``**/`` may match nothing)."""
+    """Indexed paths of ``name`` matching ``glob`` (fnmatch: ``*`` crosses folders; ``**/``
+    also matches no folder, so ``src/**/*.py`` matches ``src/a.py``)."""
     client = ws.client
     facet = store.call(client, f"list the paths of {name}",
                        lambda: client.facet(name, key="path", limit=MAX_FACET_PATHS, exact=True))
-    patterns = [glob]
-    if glob.startswith("**/"):
-        patterns.append(glob[3:])
+    patterns = glob_variants(glob)
     return sorted(
         str(hit.value) for hit in facet.hits
         if any(fnmatch.fnmatchcase(str(hit.value), p) for p in patterns)
     )
 
 
-def _build_filter(
-    ws: Workspace, name: str, path_glob: str | None, language: str | None
-) -> qm.Filter | None:
-    """The payload filter for the options, or None; raises _NoMatch when no path can match."""
-    conditions: list[qm.Condition] = []
-    if language:
-        conditions.append(qm.FieldCondition(key="language",
-                                            match=qm.MatchValue(value=language.strip().lower())))
-    if path_glob:
-        paths = matching_paths(ws, name, path_glob)
-        if not paths:
-            raise _NoMatch
-        conditions.append(qm.FieldCondition(key="path", match=qm.MatchAny(any=paths)))
-    return qm.Filter(must=conditions) if conditions else None
+def glob_variants(glob: str) -> list[str]:
+    """fnmatch patterns equivalent to ``glob`` where each ``**/`` may also match no folder."""
+    variants = [glob]
+    while any("**/" in v for v in variants):
+        expanded: list[str] = []
+        for v in variants:
+            if "**/" in v:
+                expanded += [v.replace("**/", "", 1), v.replace("**/", "*/", 1)]
+            else:
+                expanded.append(v)
+        variants = expanded
+    return list(dict.fromkeys(variants))
+
+
+@dataclass
+class _Plan:
+    """How the filters run: inside Qdrant (``flt``), or over candidates here (``keep``)."""
+
+    flt: qm.Filter | None = None
+    keep: Callable[[dict[str, Any]], bool] | None = None
 
 
 class _NoMatch(Exception):
     """No indexed path matches the glob: the answer is empty without asking Qdrant."""
+
+
+def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None) -> _Plan:
+    """Decide where each filter runs.
+
+    A server evaluates filters on its payload indexes: everything goes into the
+    query. The embedded engine evaluates a filter in Python for every point, per
+    prefetch (~20 µs a point, and ``MatchAny`` multiplies that by its number of
+    values), so there the filters run over a ranked candidate pool instead,
+    except a glob matching only a few paths, which stays a small ``MatchAny``.
+    """
+    lang = language.strip().lower() if language and language.strip() else None
+    paths: list[str] | None = None
+    if path_glob:
+        paths = matching_paths(ws, name, path_glob)
+        if not paths:
+            raise _NoMatch
+    if lang is None and paths is None:
+        return _Plan()
+    in_query = ws.settings.uses_server or (paths is not None and len(paths) <= LOCAL_MATCH_ANY)
+    if not in_query:
+        allowed = set(paths) if paths is not None else None
+
+        def keep(payload: dict[str, Any]) -> bool:
+            return (lang is None or payload.get("language") == lang) and (
+                allowed is None or payload.get("path") in allowed)
+
+        return _Plan(keep=keep)
+    conditions: list[qm.Condition] = []
+    if lang is not None:
+        conditions.append(qm.FieldCondition(key="language", match=qm.MatchValue(value=lang)))
+    if paths is not None:
+        conditions.append(qm.FieldCondition(key="path", match=qm.MatchAny(any=paths)))
+    return _Plan(flt=qm.Filter(must=conditions))
 
 
 def snippet(content: str, query: str) -> str:
@@ -121,20 +168,52 @@ def snippet(content: str, query: str) -> str:
     if not lines:
         return ""
     terms = {w.lower() for w in _WORD.findall(query)}
-    best, best_score = 0, -1
-    for i in range(len(lines)):
-        window = " ".join(lines[i:i + SNIPPET_LINES]).lower()
-        score = sum(1 for t in terms if t in window)
-        if score > best_score and lines[i].strip():
-            best, best_score = i, score
+
+    def hits(text: str) -> int:
+        low = text.lower()
+        return sum(1 for t in terms if t in low)
+
+    best, best_key = 0, (-1, -1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        key = (hits(line), hits(" ".join(lines[i:i + SNIPPET_LINES])))
+        if key > best_key:
+            best, best_key = i, key
     text = " ".join(line.strip() for line in lines[best:best + SNIPPET_LINES] if line.strip())
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
 
 
-def _query(
-    ws: Workspace, name: str, query: str, mode: str, limit: int, flt: qm.Filter | None
+def _ask(
+    ws: Workspace, name: str, mode: str, dense: list[float] | None,
+    sparse: qm.SparseVector | None, k: int, depth: int, flt: qm.Filter | None,
 ) -> list[qm.ScoredPoint]:
+    """One Query API call: the top ``k`` points (fused from two prefetches in hybrid mode)."""
     client = ws.client
+    request: dict[str, Any]
+    if mode == "hybrid" and sparse is not None and dense is not None:
+        # The filter sits in the prefetches only: what they pass on already satisfies it.
+        request = {
+            "prefetch": [
+                qm.Prefetch(query=dense, using=schema.DENSE_VECTOR, limit=depth, filter=flt),
+                qm.Prefetch(query=sparse, using=schema.SPARSE_VECTOR, limit=depth, filter=flt),
+            ],
+            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
+        }
+    elif mode == "sparse":
+        request = {"query": sparse, "using": schema.SPARSE_VECTOR, "query_filter": flt}
+    else:
+        request = {"query": dense, "using": schema.DENSE_VECTOR, "query_filter": flt}
+    with store.guarded(client, f"search {name}"):
+        response = client.query_points(name, limit=k, with_payload=True, with_vectors=False,
+                                       **request)
+    return list(response.points)
+
+
+def _run(
+    ws: Workspace, name: str, query: str, mode: str, limit: int, plan: _Plan
+) -> list[qm.ScoredPoint]:
+    """Embed the query, ask Qdrant, apply the filters the plan keeps here."""
     dense: list[float] | None = ws.dense.embed_query(query) if mode != "sparse" else None
     sparse: qm.SparseVector | None = None
     if mode != "dense":
@@ -143,25 +222,16 @@ def _query(
             sparse = qm.SparseVector(indices=list(vec.indices), values=list(vec.values))
     if mode == "sparse" and sparse is None:
         return []  # no keyword survives tokenization: nothing can match by keyword
-    if mode == "hybrid" and sparse is not None and dense is not None:
+    if plan.keep is None:
         depth = max(limit * PREFETCH_FACTOR, MIN_PREFETCH)
-        request: dict[str, Any] = {
-            "prefetch": [
-                qm.Prefetch(query=dense, using=schema.DENSE_VECTOR, limit=depth, filter=flt),
-                qm.Prefetch(query=sparse, using=schema.SPARSE_VECTOR, limit=depth, filter=flt),
-            ],
-            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
-        }
-    elif sparse is not None and mode == "sparse":
-        request = {"query": sparse, "using": schema.SPARSE_VECTOR}
-    else:
-        request = {"query": dense, "using": schema.DENSE_VECTOR}
-    response = store.call(
-        client, f"search {name}",
-        lambda: client.query_points(name, query_filter=flt, limit=limit, with_payload=True,
-                                    with_vectors=False, **request),
-    )
-    return list(response.points)
+        return _ask(ws, name, mode, dense, sparse, limit, depth, plan.flt)
+    pool = max(limit * POOL_FACTOR, MIN_POOL)
+    while True:  # widen the pool until enough candidates pass, or every point was seen
+        found = _ask(ws, name, mode, dense, sparse, pool, pool, plan.flt)
+        kept = [p for p in found if plan.keep(p.payload or {})]
+        if len(kept) >= limit or len(found) < pool:
+            return kept[:limit]
+        pool *= 4
 
 
 def search(
@@ -189,8 +259,8 @@ def search(
     name, notices = choose_collection(ws, collection, project_path)
     try:
         try:
-            flt = _build_filter(ws, name, path_glob, language)
-            points = _query(ws, name, query.strip(), mode, limit, flt)
+            points = _run(ws, name, query.strip(), mode, limit,
+                          _plan(ws, name, path_glob, language))
         except _NoMatch:
             points = []
     except StoreError:

@@ -35,6 +35,7 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> dict[str
         "current_name": ctx.current_name,
         "remote": ctx.identity.remote_url_display,
         "names": [],
+        "collection": None,
         "physical_collection": ctx.physical,
         "indexed": ctx.physical is not None,
         "points": 0,

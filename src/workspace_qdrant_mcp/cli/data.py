@@ -1,9 +1,83 @@
-"""Placeholder until its issue lands: registers no commands yet."""
+"""``wqm ingest``, ``wqm search``, ``wqm status``: the data commands.
+
+Each command parses its options, makes one backend call and renders the
+result (cli/render_data.py); the work itself lives in the library
+(ingest/pipeline.py, search.py, status.py) so the MCP server does the same.
+"""
 
 from __future__ import annotations
 
+from contextlib import closing
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, backend, notices
+from .render_data import IngestProgress, render_ingest, render_search, render_status
+
+
+class Mode(str, Enum):
+    """Search modes."""
+
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
+
+ProjectArg = Annotated[
+    Path | None, typer.Argument(help="Project folder (default: current directory).")
+]
+
+
+def _path(path: Path | None) -> str:
+    """An absolute project path: the operation may run in the workspace service, elsewhere."""
+    return str((path if path is not None else Path.cwd()).absolute())
+
+
+def ingest(path: ProjectArg = None, fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
+    """Index the project at PATH: new and changed files are embedded, deleted ones removed."""
+    with closing(backend()) as b, IngestProgress() as progress:
+        result = b.call("ingest", progress=progress, project_path=_path(path))
+    notices(result)
+    render_ingest(result, fmt)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in words or identifiers.")],
+    project: Annotated[Path | None, typer.Option(
+        "--project", help="Project folder (default: current directory).")] = None,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Search this name (any name of the project, old or new).")] = None,
+    mode: Annotated[Mode, typer.Option(
+        "--mode", help="hybrid (meaning + keywords), dense or sparse.",
+        case_sensitive=False)] = Mode.hybrid,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Number of results (1-100).")] = 10,
+    path_glob: Annotated[str | None, typer.Option(
+        "--path-glob", help="Only paths matching this glob ('*' crosses folders).")] = None,
+    language: Annotated[str | None, typer.Option(
+        "--language", help="Only this language (e.g. python).")] = None,
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Search the project's files and notes by meaning and keyword."""
+    with closing(backend()) as b:
+        result = b.call("search", query=query, project_path=_path(project), collection=collection,
+                        mode=mode.value, limit=limit, path_glob=path_glob, language=language)
+    notices(result)
+    render_search(result, fmt)
+
+
+def status(path: ProjectArg = None, fmt: Format = FORMAT_OPTION) -> None:
+    """Show the project's names, its collection, what is indexed and where the data lives."""
+    with closing(backend()) as b:
+        result = b.call("status", project_path=_path(path))
+    notices(result)
+    render_status(result, fmt)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``ingest``, ``search`` and ``status`` to ``app``."""
+    app.command("ingest")(ingest)
+    app.command("search")(search)
+    app.command("status")(status)

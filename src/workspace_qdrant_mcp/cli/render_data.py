@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -30,7 +30,7 @@ class IngestProgress:
         self.task: Any = None
         self.last_line = 0.0
 
-    def __enter__(self) -> IngestProgress:
+    def __enter__(self) -> Self:
         if self.enabled and sys.stderr.isatty():
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

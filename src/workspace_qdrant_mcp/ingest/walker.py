@@ -141,6 +141,7 @@ def _walk_tree(root: Path, skipped: Counter[str]) -> list[str]:
                 return bool(decision)
         return False
 
+    device = os.stat(root).st_dev
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         prefix = "" if rel_dir == "." else rel_dir + "/"
@@ -155,8 +156,9 @@ def _walk_tree(root: Path, skipped: Counter[str]) -> list[str]:
         keep: list[str] = []
         for d in sorted(dirnames):
             rel = prefix + d
-            if ignored(rel, True) or os.path.islink(os.path.join(dirpath, d)):
-                continue
+            full = os.path.join(dirpath, d)
+            if ignored(rel, True) or os.path.islink(full) or _other_device(full, device):
+                continue  # like `find -xdev`: never wander into /proc, /sys or other mounts
             if d in VENDORED_DIRS or d.endswith(".egg-info"):
                 skipped[SKIP_VENDORED] += 1  # a pruned folder counts once, unopened
                 continue
@@ -169,10 +171,22 @@ def _walk_tree(root: Path, skipped: Counter[str]) -> list[str]:
     return found
 
 
+def _other_device(path: str, device: int) -> bool:
+    try:
+        return os.stat(path).st_dev != device
+    except OSError:
+        return True
+
+
 def read_file(path: Path, max_bytes: int) -> FileText:
     """Read ``path`` as UTF-8 text, or say why it is not indexable."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):
+            return FileText(None, None, SKIP_SPECIAL)
+        if size == 0:  # nothing to index (and never read: kernel files report 0 and block)
+            return FileText(None, None, SKIP_EMPTY)
         if size > max_bytes:
             return FileText(None, None, SKIP_TOO_LARGE, f"{size} bytes > {max_bytes}")
         with path.open("rb") as handle:
