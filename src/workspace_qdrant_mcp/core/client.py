@@ -13,7 +13,7 @@ import warnings
 from qdrant_client import QdrantClient
 
 from ..config import Settings
-from . import faults
+from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .errors import StoreError, StoreLocked
 from .state import SQLiteStateManager
@@ -30,6 +30,7 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 "check QDRANT_URL."
             ) from None
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    local_accel.install()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
