@@ -1,0 +1,183 @@
+"""BM25 sparse vectors for keyword search over prose and code.
+
+The vectors are meant for a Qdrant sparse vector configured with
+``Modifier.IDF``: Qdrant computes the inverse document frequency from the
+collection itself at query time, so the document side carries only BM25's
+term-frequency saturation
+
+    tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+
+with a fixed ``avgdl`` (no corpus statistics exist when one file is indexed;
+256 tokens, as fastembed uses, is close to the token count of a ~1,000-character
+chunk once identifiers are split), and the query side weighs each unique term 1.
+
+Tokenization serves code as well as prose: identifiers are split at
+camelCase/PascalCase/snake_case/kebab-case and digit boundaries *and* kept
+whole, so ``getUserName``, ``get_user_name`` and ``GetUserName`` all yield
+``get``, ``user``, ``name`` and ``getusername``: the query "user name" finds
+each of them, and the query ``getUserName`` finds ``get_user_name`` too.
+
+No stemming: the light English stemmers conflate badly on identifiers (S-removal
+maps ``alias`` to ``alia`` but ``aliases`` to ``aliase``), and the dense vectors
+already match word forms; BM25's job here is exact terms.
+
+Terms map to indices with a stable 32-bit hash (blake2b), never Python's
+``hash()``, which changes between processes; colliding terms share an index
+and their weights are summed, so indices are unique within a vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..core.errors import InvalidArgument
+
+__all__ = ["STOPWORDS", "SparseEmbedder", "SparseVec", "token_index", "tokenize"]
+
+#: Common English function words. Short on purpose: words that carry meaning in code
+#: (``get``, ``set``, ``new``, ``return``, ``self``, ``null``) stay searchable, and
+#: Qdrant's IDF already discounts whatever is frequent in a given collection.
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could",
+    "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having", "he", "her",
+    "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me",
+    "my", "no", "nor", "not", "of", "on", "or", "our", "ours", "she", "so", "such", "than",
+    "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those",
+    "to", "too", "us", "was", "we", "were", "what", "when", "where", "which", "while", "who",
+    "whom", "why", "will", "with", "would", "you", "your", "yours",
+})
+# fmt: on
+
+#: Longer tokens are dropped: base64 blobs and minified code would each add a unique,
+#: useless term (a 40-hex commit id still fits).
+MAX_TOKEN_LENGTH = 64
+
+# A run of letters/digits, possibly joined by "_" or "-" into one identifier. Other
+# punctuation ("." in foo.bar, "/" in paths, "::") separates identifiers.
+_IDENTIFIER = re.compile(r"[^\W_]+(?:[_-]+[^\W_]+)*")
+_SEPARATORS = re.compile(r"[_-]+")
+# ASCII case and digit boundaries: "HTTPServerError" -> HTTP, Server, Error; "utf8" -> utf, 8.
+_ASCII_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def _split_case(word: str) -> list[str]:
+    """Split one separator-free word at case and digit boundaries."""
+    if (word.islower() and word.isalpha()) or word.isdigit():
+        return [word]  # the common case in prose: nothing to split
+    if word.isascii():
+        return _ASCII_PARTS.findall(word)
+    # Non-ASCII letters: the same rules, by character class (re has no \p{Lu}).
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(word)):
+        prev, cur = word[i - 1], word[i]
+        nxt = word[i + 1] if i + 1 < len(word) else ""
+        if (
+            prev.isdigit() != cur.isdigit()
+            or (prev.islower() and cur.isupper())
+            or (prev.isupper() and cur.isupper() and nxt.islower())
+        ):
+            parts.append(word[start:i])
+            start = i
+    parts.append(word[start:])
+    return parts
+
+
+def _keep(token: str) -> bool:
+    return 1 < len(token) <= MAX_TOKEN_LENGTH and token not in STOPWORDS
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case terms of ``text`` in order, with repeats (they are the term frequency).
+
+    Each identifier gives its parts and, when it has several, the whole identifier
+    joined without separators. Stopwords and one-character terms are dropped.
+    """
+    if not isinstance(text, str):
+        raise InvalidArgument(f"Text to tokenize must be a string, not {type(text).__name__}.")
+    tokens: list[str] = []
+    for match in _IDENTIFIER.finditer(text):
+        parts = [p for chunk in _SEPARATORS.split(match.group()) for p in _split_case(chunk)]
+        lowered = [p.lower() for p in parts]
+        tokens.extend(p for p in lowered if _keep(p))
+        if len(lowered) > 1:
+            whole = "".join(lowered)
+            if _keep(whole):
+                tokens.append(whole)
+    return tokens
+
+
+@lru_cache(maxsize=1 << 16)
+def token_index(token: str) -> int:
+    """The stable 32-bit sparse index of ``token`` (same in every process and version)."""
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=4).digest(), "big")
+
+
+@dataclass(frozen=True)
+class SparseVec:
+    """A sparse vector: unique ``indices`` in increasing order, with positive ``values``."""
+
+    indices: list[int]
+    values: list[float]
+
+
+def _vector(weights: Iterable[tuple[str, float]]) -> SparseVec:
+    summed: dict[int, float] = {}
+    for token, weight in weights:
+        idx = token_index(token)
+        summed[idx] = summed.get(idx, 0.0) + weight
+    indices = sorted(summed)
+    return SparseVec(indices=indices, values=[summed[i] for i in indices])
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InvalidArgument("embed_documents() takes a sequence of texts, not a single string.")
+    items = list(texts)
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidArgument(f"Texts to embed must be strings, not {type(item).__name__}.")
+    return items
+
+
+class SparseEmbedder:
+    """BM25 document and query vectors for a Qdrant sparse vector with ``Modifier.IDF``."""
+
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, avgdl: float = 256.0) -> None:
+        """Check the BM25 parameters.
+
+        :param k1: term-frequency saturation (>= 0; 1.2 is the usual choice).
+        :param b: length normalisation, 0 (none) to 1 (full).
+        :param avgdl: the assumed average document length in tokens (> 0). It must
+            stay the same for every document of a collection.
+        """
+        if not k1 >= 0:
+            raise InvalidArgument(f"BM25 k1 must be >= 0, not {k1!r}.")
+        if not 0 <= b <= 1:
+            raise InvalidArgument(f"BM25 b must be between 0 and 1, not {b!r}.")
+        if not avgdl > 0:
+            raise InvalidArgument(f"BM25 avgdl must be > 0, not {avgdl!r}.")
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.avgdl = float(avgdl)
+
+    def embed_document(self, text: str) -> SparseVec:
+        """The BM25 term-frequency part of one document (empty text: empty vector)."""
+        tokens = tokenize(text)
+        norm = self.k1 * (1.0 - self.b + self.b * len(tokens) / self.avgdl)
+        k1p1 = self.k1 + 1.0
+        return _vector((t, tf * k1p1 / (tf + norm)) for t, tf in Counter(tokens).items())
+
+    def embed_documents(self, texts: Sequence[str]) -> list[SparseVec]:
+        """One vector per text, in order."""
+        return [self.embed_document(text) for text in _check_texts(texts)]
+
+    def embed_query(self, text: str) -> SparseVec:
+        """Weight 1 per unique query term: Qdrant's IDF does the rest."""
+        return _vector((t, 1.0) for t in dict.fromkeys(tokenize(text)))
