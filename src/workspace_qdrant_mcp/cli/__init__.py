@@ -11,12 +11,8 @@ import sys
 from typing import Any
 
 import typer
+from click.exceptions import ClickException
 from typer.core import TyperGroup
-
-try:  # typer >= 0.25 vendors click; its own exception classes are the ones it handles
-    from typer._click.exceptions import ClickException
-except ImportError:  # pragma: no cover - older typer on the standalone click
-    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from .. import __version__
 from ..core.errors import WqmError

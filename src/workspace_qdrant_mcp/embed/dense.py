@@ -282,29 +282,17 @@ def _export_onnx(model: torch.nn.Module, target: Path) -> None:
     errors: list[str] = []
     with _quiet(), torch.no_grad():
         try:
+            options: dict[str, Any] = {
+                "input_names": list(_INPUTS),
+                "output_names": [_OUTPUT],
+                "dynamic_axes": axes,
+                "opset_version": _OPSET,
+                "do_constant_folding": True,
+            }
             try:
-                torch.onnx.export(
-                    model,
-                    args,
-                    str(target),
-                    input_names=list(_INPUTS),
-                    output_names=[_OUTPUT],
-                    dynamic_axes=axes,
-                    opset_version=_OPSET,
-                    do_constant_folding=True,
-                    dynamo=False,
-                )
+                torch.onnx.export(model, args, str(target), dynamo=False, **options)
             except TypeError:  # torch < 2.5: no `dynamo` flag, the legacy exporter is the only one
-                torch.onnx.export(
-                    model,
-                    args,
-                    str(target),
-                    input_names=list(_INPUTS),
-                    output_names=[_OUTPUT],
-                    dynamic_axes=axes,
-                    opset_version=_OPSET,
-                    do_constant_folding=True,
-                )
+                torch.onnx.export(model, args, str(target), **options)
             return
         except Exception as exc:  # noqa: BLE001 - any exporter failure means "try the other one"
             errors.append(f"legacy exporter: {exc}")

@@ -70,6 +70,11 @@ USAGE_FLUSH_SECONDS = 5.0
 EXIT_ALREADY_RUNNING = 3
 
 
+def _error(request_id: Any, message: str, cls: str = "InvalidArgument") -> dict[str, Any]:
+    """An error reply frame."""
+    return {"id": request_id, "type": "error", "error": {"class": cls, "message": message}}
+
+
 class WorkspaceService:
     """Serves library operations to local clients over a Unix socket."""
 
@@ -189,30 +194,10 @@ class WorkspaceService:
                 try:
                     request = await read_frame(reader)
                 except FrameTooLarge as exc:
-                    await self._send(
-                        writer,
-                        {
-                            "id": None,
-                            "type": "error",
-                            "error": {
-                                "class": "InvalidArgument",
-                                "message": f"Request refused: {exc}.",
-                            },
-                        },
-                    )
+                    await self._send(writer, _error(None, f"Request refused: {exc}."))
                     break  # the oversized body cannot be skipped safely: drop this connection
                 except BadFrame as exc:
-                    await self._send(
-                        writer,
-                        {
-                            "id": None,
-                            "type": "error",
-                            "error": {
-                                "class": "InvalidArgument",
-                                "message": f"Malformed request: {exc}.",
-                            },
-                        },
-                    )
+                    await self._send(writer, _error(None, f"Malformed request: {exc}."))
                     continue
                 if request is None:
                     break
@@ -238,18 +223,11 @@ class WorkspaceService:
             or not isinstance(op, str)
             or not isinstance(params, dict)
         ):
-            await self._send(
-                writer,
-                {
-                    "id": request_id,
-                    "type": "error",
-                    "error": {
-                        "class": "InvalidArgument",
-                        "message": f"Malformed request: expected protocol {PROTOCOL_VERSION} with an op "
-                        "name and a params object.",
-                    },
-                },
+            message = (
+                f"Malformed request: expected protocol {PROTOCOL_VERSION} with an op name "
+                "and a params object."
             )
+            await self._send(writer, _error(request_id, message))
             return
         if op == "hello":
             await self._send(writer, {"id": request_id, "type": "result", "result": self.info()})
@@ -270,14 +248,12 @@ class WorkspaceService:
             fn = resolve_operation(op)
             if "progress" in inspect.signature(fn).parameters:
                 params["progress"] = progress
+            try:
+                inspect.signature(fn).bind(self.workspace, **params)
+            except TypeError as exc:
+                raise InvalidArgument(f"Bad parameters for {op}: {exc}.") from None
             result = await loop.run_in_executor(self.executor, lambda: fn(self.workspace, **params))
             reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
-        except TypeError as exc:
-            reply = {
-                "id": request_id,
-                "type": "error",
-                "error": error_payload(InvalidArgument(f"Bad parameters for {op}: {exc}.")),
-            }
         except Exception as exc:
             if not isinstance(exc, WqmError):
                 log.exception("operation %s failed", op)
