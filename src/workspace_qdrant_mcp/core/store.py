@@ -7,6 +7,7 @@ is not thread-safe, so calls are serialised per client object.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,7 @@ from qdrant_client import models as qm
 from .errors import StoreError
 
 T = TypeVar("T")
+log = logging.getLogger("wqm.store")
 
 _locks: weakref.WeakKeyDictionary[QdrantClient, threading.RLock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
@@ -42,7 +44,10 @@ def guarded(client: QdrantClient, what: str) -> Iterator[None]:
             yield
         except StoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - qdrant-client raises many unrelated types
+        except Exception as exc:  # qdrant-client raises many unrelated types
+            # Users get one line; the traceback goes to the service log (INFO, so an
+            # unconfigured CLI process never prints it) for diagnosis.
+            log.info("Qdrant could not %s", what, exc_info=True)
             raise StoreError(f"Qdrant could not {what}: {_short(exc)}") from None
 
 
