@@ -27,6 +27,14 @@ def test_matches_qdrant_client_reference(seed: int, empty_is_zero: bool) -> None
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_query_sharing_no_index_with_any_vector() -> None:
+    """The case that broke search in CI: nothing overlaps, so every score is -inf (or 0)."""
+    vectors = [qm.SparseVector(indices=[1, 2], values=[1.0, 1.0])] * 3
+    query = qm.SparseVector(indices=[9], values=[1.0])
+    assert np.isneginf(local_accel.sparse_scores(query, vectors)).all()
+    assert (local_accel.sparse_scores(query, vectors, empty_is_zero=True) == 0).all()
+
+
 def test_empty_inputs() -> None:
     query = qm.SparseVector(indices=[1], values=[1.0])
     assert local_accel.sparse_scores(query, []).shape == (0,)

@@ -47,7 +47,10 @@ def sparse_scores(
     pos = np.minimum(np.searchsorted(sorted_idx, all_idx), sorted_idx.size - 1)
     hit = sorted_idx[pos] == all_idx
     owner = np.repeat(np.arange(count), lengths)[hit]
-    scores = np.bincount(owner, weights=all_val[hit] * sorted_val[pos[hit]], minlength=count)
+    # float64 even when nothing overlaps: bincount of an empty input is int, which holds no -inf
+    scores = np.bincount(
+        owner, weights=all_val[hit] * sorted_val[pos[hit]], minlength=count
+    ).astype(np.float64)
     if not empty_is_zero:
         overlap = np.bincount(owner, minlength=count) > 0
         scores[~overlap] = -np.inf
