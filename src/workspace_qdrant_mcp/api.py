@@ -131,6 +131,7 @@ OPERATIONS: dict[str, str] = {
     "plan_update_path": "workspace_qdrant_mcp.core.migration:plan_update_path",
     "apply_plan": "workspace_qdrant_mcp.core.migration:apply_plan",
     "remove_alias": "workspace_qdrant_mcp.core.migration:remove_alias",
+    "alias_switch": "workspace_qdrant_mcp.core.alias_ops:alias_switch",
     "history": "workspace_qdrant_mcp.core.migration:history",
     "undo": "workspace_qdrant_mcp.core.migration:undo",
     "doctor": "workspace_qdrant_mcp.core.migration:doctor",

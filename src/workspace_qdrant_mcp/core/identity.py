@@ -208,12 +208,13 @@ def _parse(url: str) -> tuple[str, list[str]]:
         name, rest = scheme.group(1).lower(), scheme.group(2)
         rest = re.split(r"[?#]", rest, maxsplit=1)[0]
         authority, _, path = rest.partition("/")
+        # user info goes first, for every scheme: file://user:token@host/... names no token
+        _, authority = _split_userinfo(authority)
         if name == "file":
             if authority.lower() in ("", "localhost"):
                 return LOCAL_HOST, _local_segments("/" + path)
             return LOCAL_HOST, _local_segments("//" + authority + "/" + path)
-        _, hostport = _split_userinfo(authority)
-        return _canonical_host(hostport), _segments(path)
+        return _canonical_host(authority), _segments(path)
     if url.startswith(("/", "\\\\")) or _DOS_DRIVE.match(url):
         return LOCAL_HOST, _local_segments(url)
     scp = _scp_split(url)
@@ -442,7 +443,12 @@ def _resolve_local_remote(url: str, root: Path) -> str:
         if authority.lower() not in ("", "localhost"):
             return url
         return os.path.realpath("/" + path)
-    if _is_local_path(url) and not _DOS_DRIVE.match(url) and not url.startswith("\\\\"):
+    if (
+        _is_local_path(url)
+        and not _DOS_DRIVE.match(url)
+        and not url.startswith("\\\\")
+        and ":" not in url.partition("/")[0]  # git reads `x@:y` as ssh, never as a path
+    ):
         return os.path.realpath(root / url)
     return url
 
