@@ -310,3 +310,11 @@ def test_cli_search_errors(cli_repo: Path) -> None:
                                   "--path-glob", "none/*"])
     assert nothing.exit_code == 0 and nothing.stdout == ""
     assert "No results" in nothing.stderr
+
+
+def test_unknown_collection_is_reported_even_when_no_keyword_survives(
+    indexed: tuple[Workspace, Path],
+) -> None:
+    ws, root = indexed
+    with pytest.raises(CollectionNotFound):
+        search(ws, "the a of", project_path=str(root), collection="_nope", mode="sparse")

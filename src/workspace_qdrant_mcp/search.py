@@ -267,6 +267,10 @@ def search(
         if not name_exists(ws, name):
             raise collection_not_found(ws, name, project_path) from None
         raise
+    if not points and not name_exists(ws, name):
+        # Nothing may have reached Qdrant (no keyword survived, or a filter matched no path):
+        # an unknown name must still be reported as such, not as "no results".
+        raise collection_not_found(ws, name, project_path)
     ws.aliases.record_use(name)
     results = []
     for point in points:
