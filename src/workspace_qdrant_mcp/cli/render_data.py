@@ -12,7 +12,6 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .output import Format, TextFormat, console, err_console, notice, print_json
@@ -26,12 +25,21 @@ class IngestProgress:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.bar: Progress | None = None
+        self.bar: Any = None
         self.task: Any = None
         self.last_line = 0.0
 
     def __enter__(self) -> Self:
         if self.enabled and sys.stderr.isatty():
+            # Imported here: rich.progress costs ~10 ms that every other command would pay.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("chunks"), TimeRemainingColumn(), console=err_console, transient=True,
