@@ -159,8 +159,12 @@ def chunk_texts(n: int, seed: int = 11) -> list[str]:
 
 
 def fill(ws: Any, name: str, count: int, seed: int = 11,
-         progress: Callable[[int], None] | None = None) -> None:
-    """Upsert ``count`` points through ``name`` in batches: dense, BM25 and full payloads."""
+         progress: Callable[[int], None] | None = None, real_dense: bool = False) -> None:
+    """Upsert ``count`` points through ``name`` in batches: dense, BM25 and full payloads.
+
+    Dense vectors are random unit vectors unless ``real_dense`` (then the model embeds
+    the texts, for figures that depend on the vectors' values).
+    """
     from qdrant_client import models as qm
 
     from workspace_qdrant_mcp.core import schema, store
@@ -172,8 +176,11 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
     for start in range(0, count, BATCH):
         size = min(BATCH, count - start)
         texts = [chunk_text(rng) for _ in range(size)]
-        dense = gen.standard_normal((size, schema.DENSE_DIM)).astype(np.float32)
-        dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+        if real_dense:
+            dense = ws.dense.embed(texts)
+        else:
+            dense = gen.standard_normal((size, schema.DENSE_DIM)).astype(np.float32)
+            dense /= np.linalg.norm(dense, axis=1, keepdims=True)
         sparse = ws.sparse.embed_documents(texts)
         points = []
         for i, text in enumerate(texts):
@@ -198,14 +205,16 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
             progress(start + size)
 
 
-def make_project(ws: Any, root: Path, count: int, seed: int = 11) -> dict[str, Any]:
+def make_project(ws: Any, root: Path, count: int, seed: int = 11,
+                 real_dense: bool = False) -> dict[str, Any]:
     """A repository at ``root`` whose data (``count`` points) lives under its path name."""
     from workspace_qdrant_mcp.core.projects import ensure_project_collection
 
     repo = make_repo(root)
     ctx = ensure_project_collection(ws.aliases, ws.project(repo))
     assert ctx.physical is not None
-    seconds, _ = timed(lambda: fill(ws, ctx.current_name, count, seed))
+    seconds, _ = timed(lambda: fill(ws, ctx.current_name, count, seed,
+                                    real_dense=real_dense))
     return {"repo": repo, "name": ctx.current_name, "physical": ctx.physical,
             "build_seconds": round(seconds, 1)}
 

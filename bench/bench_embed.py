@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from _common import cpu_model
 from workspace_qdrant_mcp.embed import DenseEmbedder, default_model_path
 
 TARGET_RATE = 300.0
@@ -65,16 +66,6 @@ def prose_chunks(n: int, words: int = 50, seed: int = 1234) -> list[str]:
             left -= k
         chunks.append(" ".join(sentences))
     return chunks
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _versions() -> dict[str, str]:
@@ -184,7 +175,7 @@ def run(
     results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu_model": _cpu_model(),
+            "cpu_model": cpu_model(),
             "native_bf16": _native_bf16(),
             "loadavg_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },

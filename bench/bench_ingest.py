@@ -26,19 +26,11 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+from _common import WORDS
 from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.ingest import pipeline, walker
 from workspace_qdrant_mcp.ingest.chunker import chunk_text
-
-_VOCABULARY = """
-request response cache index search vector token parse config user session file
-stream buffer retry timeout queue worker thread lock update delete insert select
-project alias collection payload filter score rank query model embed batch chunk
-server client socket error handler event listener render template widget layout
-account billing invoice payment order customer address email message notify
-"""
-WORDS = _VOCABULARY.split()
 
 
 def _sentence(rng: random.Random, n: int) -> str:

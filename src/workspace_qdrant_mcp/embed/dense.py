@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..core.errors import InvalidArgument, ModelError
+from .texts import check_texts
 
 if TYPE_CHECKING:
     import torch
@@ -448,16 +449,6 @@ def _batches(lengths: IntArray, batch_size: int, max_tokens: int) -> Iterator[In
             first = pos
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise InvalidArgument("embed() takes a sequence of texts, not a single string.")
-    items = list(texts)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidArgument(f"Texts to embed must be strings, not {type(item).__name__}.")
-    return items
-
-
 class DenseEmbedder:
     """Sentence embeddings from all-MiniLM-L6-v2 (n x 384, float32, unit length).
 
@@ -599,7 +590,7 @@ class DenseEmbedder:
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed ``texts`` into an (n x dim) float32 array of unit vectors, in input order."""
-        items = _check_texts(texts)
+        items = check_texts(texts, "embed")
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         if not items:
             return out

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..core.errors import InvalidArgument
+from .texts import check_texts
 
 __all__ = ["STOPWORDS", "SparseEmbedder", "SparseVec", "token_index", "tokenize"]
 
@@ -136,16 +137,6 @@ def _vector(weights: Iterable[tuple[str, float]]) -> SparseVec:
     return SparseVec(indices=indices, values=[summed[i] for i in indices])
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise InvalidArgument("embed_documents() takes a sequence of texts, not a single string.")
-    items = list(texts)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidArgument(f"Texts to embed must be strings, not {type(item).__name__}.")
-    return items
-
-
 class SparseEmbedder:
     """BM25 document and query vectors for a Qdrant sparse vector with ``Modifier.IDF``."""
 
@@ -176,7 +167,7 @@ class SparseEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> list[SparseVec]:
         """One vector per text, in order."""
-        return [self.embed_document(text) for text in _check_texts(texts)]
+        return [self.embed_document(text) for text in check_texts(texts, "embed_documents")]
 
     def embed_query(self, text: str) -> SparseVec:
         """Weight 1 per unique query term: Qdrant's IDF does the rest."""
