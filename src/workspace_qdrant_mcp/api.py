@@ -10,6 +10,7 @@ workspace service (``service.client.ServiceBackend``) unchanged.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -159,6 +160,31 @@ def ping(ws: Workspace) -> dict[str, Any]:
     return {"ok": True, "engine": ws.settings.engine_description()}
 
 
+#: Operations that act on "the project": the workspace service runs elsewhere (cwd "/"),
+#: so the caller's own working directory travels with the call, as an absolute path.
+PROJECT_OPS = frozenset(
+    {
+        "status",
+        "ingest",
+        "search",
+        "store_note",
+        "retrieve",
+        "plan_update_remote",
+        "plan_update_path",
+    }
+)
+
+def absolute_paths(op: str, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Path parameters made absolute in the caller's terms, whichever backend runs the op."""
+    fixed = dict(params)
+    if op in PROJECT_OPS and fixed.get("project_path") is None:
+        fixed["project_path"] = str(settings.project_path or Path.cwd())
+    for key in ("project_path", "old_path"):
+        if fixed.get(key) is not None:
+            fixed[key] = os.path.abspath(os.path.expanduser(str(fixed[key])))
+    return fixed
+
+
 class Backend(Protocol):
     """Something that runs operations: in-process or through the workspace service."""
 
@@ -188,6 +214,7 @@ class LocalBackend:
             if not self._opened:
                 self.workspace.open()
                 self._opened = True
+            params = absolute_paths(op, params, self.workspace.settings)
             if progress is not None:
                 params["progress"] = progress
             return fn(self.workspace, **params)

@@ -31,15 +31,10 @@ ProjectArg = Annotated[
 ]
 
 
-def _path(path: Path | None) -> str:
-    """An absolute project path: the operation may run in the workspace service, elsewhere."""
-    return str((path if path is not None else Path.cwd()).absolute())
-
-
 def ingest(path: ProjectArg = None, fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
     """Index the project at PATH: new and changed files are embedded, deleted ones removed."""
     with closing(backend()) as b, IngestProgress() as progress:
-        result = b.call("ingest", progress=progress, project_path=_path(path))
+        result = b.call("ingest", progress=progress, project_path=path)
     notices(result)
     render_ingest(result, fmt)
 
@@ -62,7 +57,7 @@ def search(
 ) -> None:
     """Search the project's files and notes by meaning and keyword."""
     with closing(backend()) as b:
-        result = b.call("search", query=query, project_path=_path(project), collection=collection,
+        result = b.call("search", query=query, project_path=project, collection=collection,
                         mode=mode.value, limit=limit, path_glob=path_glob, language=language)
     notices(result)
     render_search(result, fmt)
@@ -71,7 +66,7 @@ def search(
 def status(path: ProjectArg = None, fmt: Format = FORMAT_OPTION) -> None:
     """Show the project's names, its collection, what is indexed and where the data lives."""
     with closing(backend()) as b:
-        result = b.call("status", project_path=_path(path))
+        result = b.call("status", project_path=path)
     notices(result)
     render_status(result, fmt)
 

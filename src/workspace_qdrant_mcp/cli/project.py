@@ -59,7 +59,7 @@ def update_remote(
     yet (its new name is then registered, nothing is migrated).
     """
     with closing(backend()) as b:
-        plan = b.call("plan_update_remote", project_path=render.absolute(project_path),
+        plan = b.call("plan_update_remote", project_path=project_path,
                       force=force)
         render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
 
@@ -81,8 +81,8 @@ def update_path(
     new name already reaches other data (without --force).
     """
     with closing(backend()) as b:
-        plan = b.call("plan_update_path", old_path=render.absolute(old_path),
-                      project_path=render.absolute(project_path), force=force)
+        plan = b.call("plan_update_path", old_path=old_path,
+                      project_path=project_path, force=force)
         render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
 
 

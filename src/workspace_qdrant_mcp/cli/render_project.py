@@ -7,9 +7,7 @@ refusals go to stderr, so ``--format json`` output can be piped.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -22,14 +20,6 @@ from .output import Format, TextFormat, console, is_terminal, notice, print_json
 
 _ACTOR_STYLES = {"cli": "blue", "auto": "magenta", "external": "red", "unknown": "red",
                  "doctor": "red"}
-
-
-def absolute(path: Path | None) -> str:
-    """``path`` (default: the working directory) made absolute here, where the user typed it.
-
-    The operation may run in the workspace service, whose working directory is not ours.
-    """
-    return os.path.abspath(os.path.expanduser(path if path is not None else Path.cwd()))
 
 
 def cancelled() -> NoReturn:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..api import absolute_paths
 from ..config import Settings
 from ..core.errors import ServiceError
 from .paths import ServicePaths
@@ -56,32 +57,7 @@ RETRYABLE = frozenset(
     }
 )
 
-#: Operations that act on "the project": the service runs elsewhere (cwd "/"), so the
-#: client's own working directory must travel with the call, as an absolute path.
-PROJECT_OPS = frozenset(
-    {
-        "status",
-        "ingest",
-        "search",
-        "store_note",
-        "retrieve",
-        "plan_update_remote",
-        "plan_update_path",
-    }
-)
-
 Progress = Callable[[dict[str, Any]], None]
-
-
-def absolute_paths(op: str, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Make path parameters absolute in the client's terms before they cross to the service."""
-    fixed = dict(params)
-    if op in PROJECT_OPS and fixed.get("project_path") is None:
-        fixed["project_path"] = str(settings.project_path or Path.cwd())
-    for key in ("project_path", "old_path"):
-        if fixed.get(key) is not None:
-            fixed[key] = os.path.abspath(os.path.expanduser(str(fixed[key])))
-    return fixed
 
 
 def _connect(path: Path) -> socket.socket:
