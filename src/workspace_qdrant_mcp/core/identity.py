@@ -322,7 +322,8 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _git(cwd: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+def run_git(cwd: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run git the one way wqm does: scrubbed environment, no prompt, a timeout."""
     try:
         return subprocess.run(
             ["git", *args],
@@ -374,13 +375,13 @@ def _locate(path: str | Path) -> tuple[Path, bool]:
         raise NotADirectory(
             f"Path '{p}' is not a folder; pass the project folder that contains it."
         )
-    result = _git(p, ["rev-parse", "--show-toplevel"])
+    result = run_git(p, ["rev-parse", "--show-toplevel"])
     if result.returncode != 0:
         if "not a git repository" in _stderr(result):
             return Path(os.path.realpath(p)), False
         raise _git_failure(p, result)
     root = Path(os.path.realpath(os.fsdecode(result.stdout).rstrip("\n")))
-    if _git(root, ["rev-parse", "--verify", "--quiet", "HEAD"]).returncode != 0:
+    if run_git(root, ["rev-parse", "--verify", "--quiet", "HEAD"]).returncode != 0:
         raise GitError(
             f"The git repository at '{root}' has no commits yet; commit once, then retry."
         )
@@ -398,7 +399,7 @@ def find_project_root(path: str | Path) -> Path:
 
 def choose_remote(root: Path) -> str | None:
     """Return the remote that names the project: origin, upstream, else first by name."""
-    result = _git(root, ["remote"])
+    result = run_git(root, ["remote"])
     if result.returncode != 0:
         raise _git_failure(root, result)
     remotes = sorted(os.fsdecode(result.stdout).split())
@@ -414,7 +415,7 @@ def get_remote_url(root: Path, remote: str) -> str:
     The result may hold credentials: pass it to canonicalize_remote or
     sanitize_remote_url, never to a log or a message.
     """
-    result = _git(root, ["remote", "get-url", "--", remote])
+    result = run_git(root, ["remote", "get-url", "--", remote])
     if result.returncode != 0:
         if "No such remote" in _stderr(result):
             raise GitError(
@@ -519,5 +520,6 @@ __all__ = [
     "get_remote_url",
     "path_collection_name",
     "remote_collection_name",
+    "run_git",
     "sanitize_remote_url",
 ]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pathspec
 
-from ..core.identity import _git  # one way to run git (env scrubbed, timeout)
+from ..core.identity import run_git
 
 #: Folder names never indexed: dependencies, build output, caches, virtualenvs.
 VENDORED_DIRS = frozenset(
@@ -115,10 +115,10 @@ def walk(root: Path) -> WalkResult:
 
 def _git_list(root: Path) -> list[str] | None:
     """Git's view of the work tree, or None when ``root`` is not inside a repository."""
-    proc = _git(root, ["ls-files", "-co", "--exclude-standard", "-z", "--full-name"])
+    proc = run_git(root, ["ls-files", "-co", "--exclude-standard", "-z", "--full-name"])
     if proc.returncode != 0:
         return None
-    top = _git(root, ["rev-parse", "--show-prefix"])
+    top = run_git(root, ["rev-parse", "--show-prefix"])
     prefix = os.fsdecode(top.stdout).strip() if top.returncode == 0 else ""
     names = [os.fsdecode(n) for n in proc.stdout.split(b"\0") if n]
     if prefix:  # root is a sub-folder of the work tree: keep only its part, made relative
