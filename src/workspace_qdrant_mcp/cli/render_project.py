@@ -8,6 +8,7 @@ refusals go to stderr, so ``--format json`` output can be piped.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
@@ -67,6 +68,22 @@ def _metadata_line(metadata: dict[str, Any] | None) -> str:
 
 
 # -- plans ------------------------------------------------------------------------------------
+
+
+def _listed_plainly(
+    rows: list[dict[str, Any]], fmt: Format, empty: str, line: Callable[[dict[str, Any]], str]
+) -> bool:
+    """JSON, the ``empty`` message, or one ``line`` per row; False when a table is wanted."""
+    if fmt is Format.json:
+        print_json(rows)
+    elif not rows:
+        console.print(empty, markup=False)
+    elif fmt is Format.simple:
+        for row in rows:
+            console.print(line(row), markup=False)
+    else:
+        return False
+    return True
 
 
 def plan_header(plan: dict[str, Any]) -> None:
@@ -145,15 +162,8 @@ def _outcome(result: dict[str, Any]) -> None:
 
 def alias_list(rows: list[dict[str, Any]], fmt: Format) -> None:
     """list-aliases: a colour-coded table with metadata, JSON, or ``alias -> collection`` lines."""
-    if fmt is Format.json:
-        print_json(rows)
-        return
-    if not rows:
-        console.print("No collection aliases found.")
-        return
-    if fmt is Format.simple:
-        for row in rows:
-            console.print(f"{row['alias_name']} -> {row['collection_name']}", markup=False)
+    if _listed_plainly(rows, fmt, "No collection aliases found.",
+                       lambda row: f"{row['alias_name']} -> {row['collection_name']}"):
         return
     table = _table("Collection aliases")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
@@ -212,17 +222,11 @@ def removed(result: dict[str, Any], fmt: TextFormat) -> None:
 
 def history(events: list[dict[str, Any]], fmt: Format) -> None:
     """The audit log: time, action, alias, before -> after, actor, reason."""
-    if fmt is Format.json:
-        print_json(events)
-        return
-    if not events:
-        console.print("No alias changes recorded.")
-        return
-    if fmt is Format.simple:
-        for e in events:
-            console.print(f"{e['at']} {e['action']} {e['alias_name']} {e['before'] or '-'} -> "
-                          f"{e['after'] or '-'} {e['actor']} {e['reason'] or ''}".rstrip(),
-                          markup=False)
+    if _listed_plainly(
+        events, fmt, "No alias changes recorded.",
+        lambda e: f"{e['at']} {e['action']} {e['alias_name']} {e['before'] or '-'} -> "
+                  f"{e['after'] or '-'} {e['actor']} {e['reason'] or ''}".rstrip(),
+    ):
         return
     table = _table("Alias history (newest first)")
     for column in ("Time", "Action", "Alias", "Before -> After", "Actor", "Reason"):
@@ -280,15 +284,8 @@ def doctor(report: dict[str, Any], fmt: TextFormat, fix: bool) -> None:
 
 def stale(rows: list[dict[str, Any]], fmt: Format, days: int) -> None:
     """Aliases unused for ``days`` days, with the command that removes each."""
-    if fmt is Format.json:
-        print_json(rows)
-        return
-    if not rows:
-        console.print(f"No aliases unused for {days} days.")
-        return
-    if fmt is Format.simple:
-        for row in rows:
-            console.print(row["remove_command"], markup=False)
+    if _listed_plainly(rows, fmt, f"No aliases unused for {days} days.",
+                       lambda row: str(row["remove_command"])):
         return
     table = _table(f"Aliases unused for {days} days or more")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
