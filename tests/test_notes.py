@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_search import SOURCES, build_repo
+from test_search import SOURCES, build_repo, indexed_repo
 from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.errors import CollectionNotFound, InvalidArgument
@@ -20,14 +20,8 @@ from workspace_qdrant_mcp.search import search
 def project(
     tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
 ) -> Iterator[tuple[Workspace, Path]]:
-    base = tmp_path_factory.mktemp("notes")
-    settings = Settings.from_env({}, data_dir=base / "data", cache_dir=model_cache_dir,
-                                 service="off")
-    root = build_repo(base / "repo")
-    ws = Workspace(settings).open()
-    pipeline.ingest(ws, project_path=str(root))
-    yield ws, root
-    ws.close()
+    with indexed_repo(tmp_path_factory.mktemp("notes"), model_cache_dir) as pair:
+        yield pair
 
 
 def test_store_then_retrieve_by_id(project: tuple[Workspace, Path]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,27 @@ def build_repo(root: Path, files: dict[str, str] | None = None) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def indexed(
-    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
-) -> Iterator[tuple[Workspace, Path]]:
-    """A workspace (own data dir) with SOURCES ingested; shared by the module's read-only tests."""
-    base = tmp_path_factory.mktemp("search")
+@contextmanager
+def indexed_repo(base: Path, model_cache_dir: Path) -> Iterator[tuple[Workspace, Path]]:
+    """A workspace with its own data dir under ``base`` and SOURCES ingested."""
     settings = Settings.from_env({}, data_dir=base / "data", cache_dir=model_cache_dir,
                                  service="off")
     root = build_repo(base / "repo")
     ws = Workspace(settings).open()
-    pipeline.ingest(ws, project_path=str(root))
-    yield ws, root
-    ws.close()
+    try:
+        pipeline.ingest(ws, project_path=str(root))
+        yield ws, root
+    finally:
+        ws.close()
+
+
+@pytest.fixture(scope="module")
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+) -> Iterator[tuple[Workspace, Path]]:
+    """SOURCES indexed once, shared by the module's read-only tests."""
+    with indexed_repo(tmp_path_factory.mktemp("search"), model_cache_dir) as pair:
+        yield pair
 
 
 def run(indexed: tuple[Workspace, Path], query: str, **params: Any) -> dict[str, Any]:
