@@ -151,6 +151,15 @@ def _parse_time(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def names_reaching(live: dict[str, str], physical: str, exists: bool = True) -> list[str]:
+    """Names that reach ``physical`` in the alias table ``live``: its aliases, sorted, after
+    its own name when it is a logical one (an adopted collection) and ``exists``."""
+    names = sorted(a for a, c in live.items() if c == physical)
+    if exists and not is_opaque_physical_name(physical):
+        names.insert(0, physical)
+    return names
+
+
 class AliasManager:
     """Creates, switches, deletes and resolves collection aliases, keeping the registry in step."""
 
@@ -251,11 +260,7 @@ class AliasManager:
 
     def names_of_collection(self, physical: str) -> list[str]:
         """Every name reaching ``physical`` in Qdrant now, including its own when it is logical."""
-        live = store.live_aliases(self.qdrant_client)
-        names = sorted(a for a, c in live.items() if c == physical)
-        if not is_opaque_physical_name(physical):
-            names.insert(0, physical)
-        return names
+        return names_reaching(store.live_aliases(self.qdrant_client), physical)
 
     def record_use(self, name: str) -> None:
         """Count a search through ``name`` (for stale-alias reports)."""

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from . import schema, store
-from .collection_aliases import AliasManager
+from .collection_aliases import AliasManager, names_reaching
 from .errors import AliasConflict
 from .identity import ProjectIdentity, detect_identity
-from .naming import is_opaque_physical_name
 from .state import SQLiteStateManager
 
 
@@ -61,13 +60,6 @@ class ProjectContext:
         }
 
 
-def _names_of(live: dict[str, str], collections: set[str], physical: str) -> list[str]:
-    names = sorted(a for a, c in live.items() if c == physical)
-    if physical in collections and not is_opaque_physical_name(physical):
-        names.insert(0, physical)
-    return names
-
-
 def locate_project(
     aliases: AliasManager, identity: ProjectIdentity | None = None, path: str | Path | None = None
 ) -> ProjectContext:
@@ -94,7 +86,7 @@ def locate_project(
         return ProjectContext(
             identity=ident,
             physical=physical,
-            names=_names_of(live, collections, physical),
+            names=names_reaching(live, physical, physical in collections),
             found_by=how,
             project_id=record.id if record else None,
         )
