@@ -445,12 +445,7 @@ class SQLiteStateManager:
                     "metadata = excluded.metadata",
                     (alias, collection, created_at, created_by, _dump(metadata)),
                 )
-            for action, alias, before, after in events:
-                conn.execute(
-                    "INSERT INTO alias_events(at, action, alias_name, before, after, actor, reason, "
-                    "pid, change_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (now, action, alias, before, after, actor, reason, os.getpid(), change_id),
-                )
+            _insert_events(conn, now, events, actor, reason, change_id)
             conn.execute(
                 "UPDATE alias_changes SET status = 'done', finished_at = ? WHERE id = ?",
                 (now, change_id),
@@ -460,10 +455,7 @@ class SQLiteStateManager:
                     "UPDATE alias_changes SET undone_by = ? WHERE id = ?",
                     (change_id, status["undo_of"]),
                 )
-            conn.execute(
-                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
-                "WHERE key = 'alias_generation'"
-            )
+            _bump_generation(conn)
 
     def finish_change(self, change_id: int, status: str) -> None:
         """Close a pending change that did not apply (``abandoned`` or ``rolled_back``)."""
@@ -473,10 +465,7 @@ class SQLiteStateManager:
                 "WHERE id = ? AND status = 'pending'",
                 (status, utc_now(), change_id),
             )
-            conn.execute(
-                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
-                "WHERE key = 'alias_generation'"
-            )
+            _bump_generation(conn)
 
     def pending_changes(self) -> list[ChangeRecord]:
         """Changes whose intent was recorded but whose outcome was not (a crash, usually)."""
@@ -502,12 +491,7 @@ class SQLiteStateManager:
         """Log events that are not part of an alias change (reconcile repairs)."""
         now = utc_now()
         with self.transaction() as conn:
-            for action, alias, before, after in events:
-                conn.execute(
-                    "INSERT INTO alias_events(at, action, alias_name, before, after, actor, reason, "
-                    "pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (now, action, alias, before, after, actor, reason, os.getpid()),
-                )
+            _insert_events(conn, now, events, actor, reason, None)
 
     def events(self, alias_name: str | None = None, limit: int = 200) -> list[AliasEvent]:
         """The audit log, newest first, optionally for one name."""
@@ -545,19 +529,13 @@ class SQLiteStateManager:
                 "collection_name = excluded.collection_name",
                 (alias, collection, utc_now(), created_by, _dump(metadata)),
             )
-            conn.execute(
-                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
-                "WHERE key = 'alias_generation'"
-            )
+            _bump_generation(conn)
 
     def delete_alias_row(self, alias: str) -> None:
         """Forget an alias outside a change (reconcile dropping one missing from Qdrant)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM collection_aliases WHERE alias_name = ?", (alias,))
-            conn.execute(
-                "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
-                "WHERE key = 'alias_generation'"
-            )
+            _bump_generation(conn)
 
     # -- projects ---------------------------------------------------------------------------
 
@@ -637,6 +615,31 @@ class SQLiteStateManager:
             "SELECT name FROM project_names WHERE project_id = ? ORDER BY added_at", (project_id,)
         )
         return [row["name"] for row in rows]
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    """Tell every process's alias cache that the alias table changed (same transaction)."""
+    conn.execute(
+        "UPDATE registry_meta SET value = CAST(value AS INTEGER) + 1 "
+        "WHERE key = 'alias_generation'"
+    )
+
+
+def _insert_events(
+    conn: sqlite3.Connection,
+    at: str,
+    events: Sequence[tuple[str, str, str | None, str | None]],
+    actor: str,
+    reason: str | None,
+    change_id: int | None,
+) -> None:
+    """Append (action, alias, before, after) rows to the audit log."""
+    conn.executemany(
+        "INSERT INTO alias_events(at, action, alias_name, before, after, actor, reason, pid, "
+        "change_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(at, action, alias, before, after, actor, reason, os.getpid(), change_id)
+         for action, alias, before, after in events],
+    )
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
