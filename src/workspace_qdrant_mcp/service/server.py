@@ -246,10 +246,11 @@ class WorkspaceService:
         self.active_requests += 1
         try:
             fn = resolve_operation(op)
-            if "progress" in inspect.signature(fn).parameters:
+            signature = inspect.signature(fn)
+            if "progress" in signature.parameters:
                 params["progress"] = progress
             try:
-                inspect.signature(fn).bind(self.workspace, **params)
+                signature.bind(self.workspace, **params)
             except TypeError as exc:
                 raise InvalidArgument(f"Bad parameters for {op}: {exc}.") from None
             result = await loop.run_in_executor(self.executor, lambda: fn(self.workspace, **params))
