@@ -168,7 +168,7 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
     from qdrant_client import models as qm
 
     from workspace_qdrant_mcp.core import schema, store
-    from workspace_qdrant_mcp.ingest import pipeline
+    from workspace_qdrant_mcp.workspace.points import chunk_point_id
 
     rng = random.Random(seed)
     gen = np.random.default_rng(seed)
@@ -188,7 +188,7 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
             lang = LANGUAGES[n % len(LANGUAGES)]
             path = f"pkg{n % 40}/file_{n // 8}.{lang[:2]}"
             points.append(qm.PointStruct(
-                id=pipeline.chunk_point_id(path, n % 8, f"h{n // 8}"),
+                id=chunk_point_id(path, n % 8, f"h{n // 8}"),
                 vector={schema.DENSE_VECTOR: dense[i].tolist(),
                         schema.SPARSE_VECTOR: qm.SparseVector(indices=sparse[i].indices,
                                                               values=sparse[i].values)},
@@ -208,7 +208,7 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
 def make_project(ws: Any, root: Path, count: int, seed: int = 11,
                  real_dense: bool = False) -> dict[str, Any]:
     """A repository at ``root`` whose data (``count`` points) lives under its path name."""
-    from workspace_qdrant_mcp.core.projects import ensure_project_collection
+    from workspace_qdrant_mcp.workspace.projects import ensure_project_collection
 
     repo = make_repo(root)
     ctx = ensure_project_collection(ws.aliases, ws.project(repo))

@@ -125,9 +125,9 @@ def resolve_costs(ws: Any, alias: str, calls: int, changes: int) -> dict[str, An
 def main(quick: bool = False, points: int | None = None, queries: int | None = None,
          rounds: int | None = None, aliases: int = 100) -> dict[str, Any]:
     """Build the project and its aliases, measure; return the figures."""
-    from workspace_qdrant_mcp.api import Workspace
     from workspace_qdrant_mcp.config import Settings
     from workspace_qdrant_mcp.core.collection_aliases import AliasChange
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     points = points or (5_000 if quick else 10_000)
     queries = queries or (100 if quick else 200)

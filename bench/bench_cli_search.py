@@ -44,10 +44,10 @@ def _service_search_ms(log: Path) -> list[float]:
 def main(quick: bool = False, chunks: int = 10_000, runs: int | None = None) -> dict[str, Any]:
     """Build the project, time the cold call then the warm ones; return the figures."""
     import bench_search
-    from workspace_qdrant_mcp.api import Workspace
+    from workspace_qdrant_mcp.backends.service import stop_service
     from workspace_qdrant_mcp.config import Settings
-    from workspace_qdrant_mcp.service.client import stop_service
-    from workspace_qdrant_mcp.service.paths import ServicePaths
+    from workspace_qdrant_mcp.core.runfiles import ServicePaths
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     runs = runs or (12 if quick else 20)
     rng = random.Random(9)

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from _common import WORDS
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.ingest import pipeline, walker
+from workspace_qdrant_mcp.ingest import walker
 from workspace_qdrant_mcp.ingest.chunker import chunk_text
+from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.workspace import points
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -83,7 +85,7 @@ def chunk_texts(root: Path, max_bytes: int) -> list[str]:
     for rel in walker.walk(root).files:
         read = walker.read_file(root / rel, max_bytes)
         if read.text is not None:
-            texts += [pipeline.embedding_text(rel, c.content) for c in chunk_text(read.text)]
+            texts += [points.embedding_text(rel, c.content) for c in chunk_text(read.text)]
     return texts
 
 

@@ -60,9 +60,9 @@ def _du_mib(path: Path) -> float:
 def reembed_rate(data_dir: Path, sample: int) -> dict[str, Any]:
     """Seconds for the real dense + BM25 embedders over ``sample`` chunk texts of the bench."""
     from _common import chunk_texts
-    from workspace_qdrant_mcp.api import Workspace
     from workspace_qdrant_mcp.config import Settings
-    from workspace_qdrant_mcp.ingest import pipeline
+    from workspace_qdrant_mcp.ops import ingest as pipeline
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     texts = chunk_texts(sample)
     ws = Workspace(Settings.from_env(data_dir=data_dir, service="off"))
@@ -118,19 +118,20 @@ def copy_points(ws: Any, source: str, target: str) -> int:
 
 def library_steps(ws: Any, repo: Path, physical: str, reps: int) -> dict[str, Any]:
     """Median times of plan, apply_plan and undo, and of the bare alias switch."""
-    from workspace_qdrant_mcp.core import migration
     from workspace_qdrant_mcp.core.collection_aliases import AliasChange
+    from workspace_qdrant_mcp.ops import aliases as alias_ops
+    from workspace_qdrant_mcp.ops import identity
 
     plans, applies, undos, switches, unswitches = [], [], [], [], []
     new_name = ""
     for _ in range(reps):
-        seconds, plan = timed(lambda: migration.plan_update_remote(ws, str(repo)))
+        seconds, plan = timed(lambda: identity.plan_update_remote(ws, str(repo)))
         plans.append(seconds)
-        seconds, result = timed(lambda p=plan: migration.apply_plan(ws, p))  # type: ignore[misc]
+        seconds, result = timed(lambda p=plan: identity.apply_plan(ws, p))  # type: ignore[misc]
         assert result["status"] == "applied", result
         applies.append(seconds)
         new_name = result["new_name"]
-        seconds, _ = timed(lambda: migration.undo(ws))
+        seconds, _ = timed(lambda: alias_ops.undo(ws))
         undos.append(seconds)
     am = ws.aliases
     for _ in range(reps):
@@ -146,8 +147,8 @@ def library_steps(ws: Any, repo: Path, physical: str, reps: int) -> dict[str, An
 
 def command_steps(data_dir: Path, repo: Path, reps: int) -> dict[str, Any]:
     """The whole ``wqm`` commands: warm service (median of ``reps``), then cold in-process."""
+    from workspace_qdrant_mcp.backends.service import stop_service
     from workspace_qdrant_mcp.config import Settings
-    from workspace_qdrant_mcp.service.client import stop_service
 
     env = wqm_env(data_dir, "auto")
     served = Settings.from_env(env, data_dir=data_dir)
@@ -174,8 +175,8 @@ def command_steps(data_dir: Path, repo: Path, reps: int) -> dict[str, Any]:
 
 def one_size(base: Path, points: int, reps: int) -> dict[str, Any]:
     """Every figure for one collection size."""
-    from workspace_qdrant_mcp.api import Workspace
     from workspace_qdrant_mcp.config import Settings
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     data_dir = base / "data"
     ws = Workspace(Settings.from_env(data_dir=data_dir, service="off")).open()

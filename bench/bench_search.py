@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import chunk_text, make_project, percentiles
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.search import search
+from workspace_qdrant_mcp.ops.search import search
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
 def main(chunks: int = 10_000, queries: int = 60, real_dense: bool = False) -> dict[str, Any]:

@@ -79,8 +79,8 @@ class Query:
 def client_loop(settings: Any, names: dict[str, str], window: Window, stop: threading.Event,
                 seed: int, out: list[Query]) -> None:
     """Search back to back until ``stop``; old and new names alternately."""
+    from workspace_qdrant_mcp.backends.service import ServiceBackend
     from workspace_qdrant_mcp.core.errors import WqmError
-    from workspace_qdrant_mcp.service.client import ServiceBackend
 
     rng = random.Random(seed)
     backend = ServiceBackend(settings)
@@ -129,10 +129,10 @@ def _phase_figures(queries: list[Query]) -> dict[str, Any]:
 def main(quick: bool = False, points: int | None = None, switches: int = 50, clients: int = 4,
          baseline_s: float | None = None, gap_s: float | None = None) -> dict[str, Any]:
     """Build, serve, measure both phases; return the figures."""
-    from workspace_qdrant_mcp.api import Workspace
+    from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
     from workspace_qdrant_mcp.config import Settings
     from workspace_qdrant_mcp.core.identity import detect_identity
-    from workspace_qdrant_mcp.service.client import ServiceBackend, stop_service
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     points = points or (2_000 if quick else 5_000)
     baseline_s = baseline_s or (6.0 if quick else 12.0)

@@ -16,11 +16,11 @@ from typing import Any
 
 from qdrant_client import models as qm
 
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import schema, store
 from workspace_qdrant_mcp.core.identity import detect_identity
-from workspace_qdrant_mcp.core.projects import ensure_project_collection, locate_project
+from workspace_qdrant_mcp.workspace.projects import ensure_project_collection, locate_project
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
 @contextmanager

@@ -122,7 +122,7 @@ def wqm() -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture
 def open_workspace(settings: Settings) -> Iterator[Callable[[], object]]:
     """Factory for an opened in-process Workspace on the test data dir, closed at teardown."""
-    from workspace_qdrant_mcp.api import Workspace
+    from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     opened: list[Workspace] = []
 

@@ -52,8 +52,10 @@ def test_every_setting_is_documented(variable: str) -> None:
 
 
 def test_every_mcp_tool_is_documented() -> None:
-    from workspace_qdrant_mcp.server import TOOLS
+    from workspace_qdrant_mcp.mcp_server import tool_table
+    from workspace_qdrant_mcp.ops import registry
 
+    TOOLS = tool_table(registry.describe())
     assert set(TOOLS) == {"search", "store", "retrieve", "workspace_status", "list_aliases"}
     mcp_doc = (ROOT / "docs/MCP.md").read_text()
     for tool in TOOLS:

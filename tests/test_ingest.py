@@ -16,12 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import git
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.cli import app
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.errors import InvalidArgument
-from workspace_qdrant_mcp.ingest import chunker, pipeline, walker
+from workspace_qdrant_mcp.ingest import chunker, walker
 from workspace_qdrant_mcp.ingest.chunker import chunk_text, language_of, split_lines
+from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 # ----------------------------------------------------------------------------- chunker
 
@@ -152,7 +153,7 @@ FILES: dict[str, str | bytes] = {
 def indexed_paths(ws: Workspace, project: Path) -> dict[str, set[str]]:
     """path -> content hashes of its file points."""
     ctx = ws.project(project)
-    found = pipeline.indexed_files(ws, pipeline.target_name(ctx))
+    found = pipeline.indexed_files(ws, ctx.query_name)
     return {path: set(entry.counts) for path, entry in found.items()}
 
 

@@ -16,8 +16,7 @@ import pytest
 
 from _project_support import add_points, make_data
 from conftest import git
-from workspace_qdrant_mcp.api import Workspace
-from workspace_qdrant_mcp.core import migration, store
+from workspace_qdrant_mcp.core import store
 from workspace_qdrant_mcp.core.collection_aliases import AliasChange
 from workspace_qdrant_mcp.core.errors import (
     AliasConflict,
@@ -28,6 +27,10 @@ from workspace_qdrant_mcp.core.errors import (
     PreconditionFailed,
 )
 from workspace_qdrant_mcp.core.identity import path_collection_name
+from workspace_qdrant_mcp.ops import aliases as alias_ops
+from workspace_qdrant_mcp.ops import identity
+from workspace_qdrant_mcp.workspace import migration
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 REMOTE = "https://github.com/user/repo.git"
 REMOTE_NAME = "_github_com_user_repo"
@@ -52,7 +55,7 @@ def _migrated_project(ws: Workspace, make_repo: Factory) -> tuple[Path, dict[str
 def test_plan_is_json_ready_changes_nothing_and_applies(ws: Workspace, make_repo: Factory) -> None:
     repo, data = _migrated_project(ws, make_repo)
     before = store.live_aliases(ws.client)
-    plan = json.loads(json.dumps(migration.plan_update_remote(ws, str(repo))))
+    plan = json.loads(json.dumps(identity.plan_update_remote(ws, str(repo))))
     assert store.live_aliases(ws.client) == before
     assert plan["status"] == "ready" and plan["reason"] == "remote_added"
     assert (plan["old_name"], plan["new_name"]) == (data["name"], REMOTE_NAME)
@@ -63,7 +66,7 @@ def test_plan_is_json_ready_changes_nothing_and_applies(ws: Workspace, make_repo
         "project_path": str(repo), "remote": REMOTE, "canonical_remote": "github.com/user/repo",
         "reason": "remote_added", "old_name": data["name"], "new_name": REMOTE_NAME,
     }
-    result = migration.apply_plan(ws, plan)
+    result = identity.apply_plan(ws, plan)
     assert result["status"] == "applied" and result["names"] == [REMOTE_NAME, data["name"]]
     alias = ws.aliases.get_alias_sync(REMOTE_NAME)
     assert alias is not None and alias.created_by == "cli" and alias.metadata == plan["metadata"]
@@ -71,19 +74,19 @@ def test_plan_is_json_ready_changes_nothing_and_applies(ws: Workspace, make_repo
     assert (event["action"], event["actor"], event["reason"]) == ("create", "cli", "remote_added")
     record = ws.state.project_by_collection(data["physical"])
     assert record is not None and record.remote_name == REMOTE_NAME
-    again = migration.plan_update_remote(ws, str(repo))
+    again = identity.plan_update_remote(ws, str(repo))
     assert again["status"] == "nothing_to_do" and again["changes"] == []
     assert again["steps"][0].startswith("Nothing to do:")
 
 
 def test_stale_plan_fails_and_changes_nothing(ws: Workspace, make_repo: Factory) -> None:
     repo, _ = _migrated_project(ws, make_repo)
-    plan = migration.plan_update_remote(ws, str(repo))
+    plan = identity.plan_update_remote(ws, str(repo))
     other = make_data(ws, make_repo("other"))
     ws.aliases.switch_sync([AliasChange(REMOTE_NAME, other["physical"])])  # another process
     before = store.live_aliases(ws.client)
     with pytest.raises(PreconditionFailed, match="another change came first"):
-        migration.apply_plan(ws, plan)
+        identity.apply_plan(ws, plan)
     assert store.live_aliases(ws.client) == before
 
 
@@ -91,10 +94,10 @@ def test_same_change_made_first_elsewhere_is_nothing_to_do(
     ws: Workspace, make_repo: Factory
 ) -> None:
     repo, _ = _migrated_project(ws, make_repo)
-    plan = migration.plan_update_remote(ws, str(repo))
-    assert migration.apply_plan(ws, dict(plan))["status"] == "applied"
+    plan = identity.plan_update_remote(ws, str(repo))
+    assert identity.apply_plan(ws, dict(plan))["status"] == "applied"
     events = len(ws.aliases.history())
-    late = migration.apply_plan(ws, plan)  # the same plan, applied again by a slower process
+    late = identity.apply_plan(ws, plan)  # the same plan, applied again by a slower process
     assert late["status"] == "nothing_to_do" and "another process" in late["steps"][0]
     assert len(ws.aliases.history()) == events
     ctx = ws.project(repo)
@@ -107,11 +110,11 @@ def test_remote_changed_keeps_the_previous_remote_name(ws: Workspace, make_repo:
     data = make_data(ws, repo)
     assert data["name"].startswith("_github_com_old_owner_proj")
     git(repo, "remote", "set-url", "origin", "https://gitlab.com/team/proj.git")
-    plan = migration.plan_update_remote(ws, str(repo))
+    plan = identity.plan_update_remote(ws, str(repo))
     assert (plan["reason"], plan["old_name"], plan["old_kind"]) == (
         "remote_changed", data["name"], "remote-based")
     assert plan["new_name"] == "_gitlab_com_team_proj"
-    result = migration.apply_plan(ws, plan)
+    result = identity.apply_plan(ws, plan)
     assert sorted(result["names"]) == sorted([data["name"], "_gitlab_com_team_proj"])
 
 
@@ -130,12 +133,12 @@ def test_auto_migration_through_workspace_project(ws: Workspace, make_repo: Fact
 
 def test_auto_migration_respects_an_undo(ws: Workspace, make_repo: Factory) -> None:
     repo, data = _migrated_project(ws, make_repo)
-    migration.apply_plan(ws, migration.plan_update_remote(ws, str(repo)))
-    assert migration.undo(ws)["status"] == "undone"
+    identity.apply_plan(ws, identity.plan_update_remote(ws, str(repo)))
+    assert alias_ops.undo(ws)["status"] == "undone"
     ctx = ws.project(repo)
     assert ctx.notices == [] and not ctx.current_reachable and ctx.names == [data["name"]]
     assert REMOTE_NAME not in store.live_aliases(ws.client)
-    assert migration.plan_update_remote(ws, str(repo))["status"] == "ready"  # explicit still works
+    assert identity.plan_update_remote(ws, str(repo))["status"] == "ready"  # explicit still works
 
 
 def test_auto_migration_never_forces_a_conflict(ws: Workspace, make_repo: Factory) -> None:
@@ -156,43 +159,43 @@ def test_conflict_needs_force_and_shows_both(ws: Workspace, make_repo: Factory) 
     mine = make_data(ws, repo)
     git(repo, "remote", "add", "origin", REMOTE)
     with pytest.raises(AliasConflict) as refused:
-        migration.plan_update_remote(ws, str(repo))
+        identity.plan_update_remote(ws, str(repo))
     assert first["physical"] in str(refused.value) and mine["physical"] in str(refused.value)
-    plan = migration.plan_update_remote(ws, str(repo), force=True)
+    plan = identity.plan_update_remote(ws, str(repo), force=True)
     assert plan["force"] and plan["conflict"]["collection"] == first["physical"]
     assert plan["changes"][0]["expected"] == first["physical"]
-    assert migration.apply_plan(ws, plan)["status"] == "applied"
+    assert identity.apply_plan(ws, plan)["status"] == "applied"
     assert store.live_aliases(ws.client)[REMOTE_NAME] == mine["physical"]
 
 
 def test_apply_plan_refuses_what_it_should(ws: Workspace, make_repo: Factory) -> None:
     repo, _ = _migrated_project(ws, make_repo)
     with pytest.raises(InvalidArgument):
-        migration.apply_plan(ws, {"kind": "update_remote"})
-    plan = migration.plan_update_remote(ws, str(repo))
+        identity.apply_plan(ws, {"kind": "update_remote"})
+    plan = identity.plan_update_remote(ws, str(repo))
     with pytest.raises(InvalidArgument):
-        migration.apply_plan(ws, {**plan, "status": "whatever"})
+        identity.apply_plan(ws, {**plan, "status": "whatever"})
     other = make_data(ws, make_repo("other"))
     repoint = {**plan, "changes": [{**plan["changes"][0], "expected": other["physical"]}]}
     with pytest.raises(AliasConflict, match="needs force"):
-        migration.apply_plan(ws, repoint)
+        identity.apply_plan(ws, repoint)
     git(repo, "remote", "set-url", "origin", "https://github.com/user/elsewhere.git")
     with pytest.raises(PreconditionFailed, match="not _github_com_user_repo as planned"):
-        migration.apply_plan(ws, plan)
+        identity.apply_plan(ws, plan)
 
 
 def test_no_remote_and_no_data(ws: Workspace, make_repo: Factory) -> None:
     bare = make_repo("bare")
     with pytest.raises(InvalidArgument, match="has no git remote"):
-        migration.plan_update_remote(ws, str(bare))
-    plan = migration.plan_update_remote(ws, str(bare), force=True)
+        identity.plan_update_remote(ws, str(bare))
+    plan = identity.plan_update_remote(ws, str(bare), force=True)
     assert plan["status"] == "register_only" and plan["reason"] == "remote_removed"
     empty = make_repo("empty", remote=REMOTE)
-    plan = migration.plan_update_remote(ws, str(empty))
+    plan = identity.plan_update_remote(ws, str(empty))
     assert plan["status"] == "register_only" and plan["physical_collection"] is None
-    result = migration.apply_plan(ws, plan)
+    result = identity.apply_plan(ws, plan)
     assert result["status"] == "registered" and result["names"] == [REMOTE_NAME]
-    assert migration.plan_update_remote(ws, str(empty))["status"] == "nothing_to_do"
+    assert identity.plan_update_remote(ws, str(empty))["status"] == "nothing_to_do"
 
 
 def test_update_path_finds_data_by_old_name_or_registry(
@@ -203,54 +206,54 @@ def test_update_path_finds_data_by_old_name_or_registry(
     moved = tmp_path / "after"
     shutil.move(repo, moved)
     git(moved, "remote", "remove", "origin")
-    plan = migration.plan_update_path(ws, str(repo), str(moved))
+    plan = identity.plan_update_path(ws, str(repo), str(moved))
     assert (plan["status"], plan["reason"], plan["physical_collection"]) == (
         "ready", "path_moved", data["physical"])
     assert plan["old_name"] == path_collection_name(repo)
     assert plan["metadata"]["old_path"] == str(repo)
-    result = migration.apply_plan(ws, plan)
+    result = identity.apply_plan(ws, plan)
     assert result["names"] == sorted([REMOTE_NAME, path_collection_name(moved)])
     record = ws.state.project_by_collection(data["physical"])
     assert record is not None and record.root_path == str(moved)
     with pytest.raises(CollectionNotFound, match="No data is known under the old path"):
-        migration.plan_update_path(ws, str(tmp_path / "never"), str(moved))
+        identity.plan_update_path(ws, str(tmp_path / "never"), str(moved))
     with pytest.raises(InvalidArgument, match="current folder"):
-        migration.plan_update_path(ws, str(moved), str(moved))
+        identity.plan_update_path(ws, str(moved), str(moved))
 
 
 def test_remove_alias_dry_run_last_name_and_force(ws: Workspace, make_repo: Factory) -> None:
     repo = make_repo("proj")
     data = make_data(ws, repo)
     with pytest.raises(LastNameError) as refused:
-        migration.remove_alias(ws, data["name"])
+        alias_ops.remove_alias(ws, data["name"])
     assert str(repo) in str(refused.value) and "5 points" in str(refused.value)
     extra = "_extra_name"
     ws.aliases.switch_sync([AliasChange(extra, data["physical"])])
     before = store.live_aliases(ws.client)
-    preview = migration.remove_alias(ws, extra, dry_run=True)
+    preview = alias_ops.remove_alias(ws, extra, dry_run=True)
     assert preview["status"] == "dry_run" and preview["remaining_names"] == [data["name"]]
     assert store.live_aliases(ws.client) == before
-    assert migration.remove_alias(ws, extra)["status"] == "removed"
-    gone = migration.remove_alias(ws, data["name"], force=True)
+    assert alias_ops.remove_alias(ws, extra)["status"] == "removed"
+    gone = alias_ops.remove_alias(ws, data["name"], force=True)
     assert gone["remaining_names"] == [] and data["name"] not in store.live_aliases(ws.client)
     with pytest.raises(AliasNotFound):
-        migration.get_alias(ws, data["name"])
+        alias_ops.get_alias(ws, data["name"])
 
 
 def test_admin_ops_validate_arguments_and_filter(ws: Workspace, make_repo: Factory) -> None:
     one = make_data(ws, make_repo("one"))
     two = make_data(ws, make_repo("two"))
     add_points(ws, two["name"], 2)
-    assert [a["alias_name"] for a in migration.list_aliases(ws, collection=one["name"])] == [
+    assert [a["alias_name"] for a in alias_ops.list_aliases(ws, collection=one["name"])] == [
         one["name"]]
-    assert {a["alias_name"] for a in migration.list_aliases(ws)} == {one["name"], two["name"]}
+    assert {a["alias_name"] for a in alias_ops.list_aliases(ws)} == {one["name"], two["name"]}
     with pytest.raises(InvalidArgument):
-        migration.stale_aliases(ws, days=-1)
+        alias_ops.stale_aliases(ws, days=-1)
     with pytest.raises(InvalidArgument):
-        migration.history(ws, limit=0)
+        alias_ops.history(ws, limit=0)
     with pytest.raises(AliasConflict, match="is a collection, not an alias"):
-        migration.get_alias(ws, one["physical"])
-    stale = migration.stale_aliases(ws, days=0)
+        alias_ops.get_alias(ws, one["physical"])
+    stale = alias_ops.stale_aliases(ws, days=0)
     assert {s["alias_name"] for s in stale} == {one["name"], two["name"]}
     assert all(s["last_name"] and s["remove_command"].endswith("--force") for s in stale)
-    assert migration.doctor(ws) == {"ok": True, "problems": [], "remaining": 0}
+    assert alias_ops.doctor(ws) == {"ok": True, "problems": [], "remaining": 0}

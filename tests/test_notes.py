@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from test_search import SOURCES, build_repo, indexed_repo
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.errors import CollectionNotFound, InvalidArgument
-from workspace_qdrant_mcp.ingest import pipeline
-from workspace_qdrant_mcp.notes import retrieve, stitch, store_note
-from workspace_qdrant_mcp.search import search
+from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.ops.notes import retrieve, stitch, store_note
+from workspace_qdrant_mcp.ops.search import search
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

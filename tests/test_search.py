@@ -16,12 +16,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import git
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.cli import app
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.errors import CollectionNotFound, InvalidArgument
-from workspace_qdrant_mcp.ingest import pipeline
-from workspace_qdrant_mcp.search import glob_variants, search, snippet
+from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.ops.search import glob_variants, search, snippet
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 SOURCES: dict[str, str] = {
     "src/geometry.py": (
@@ -183,7 +183,7 @@ def test_filters_over_candidates_equal_filters_in_the_query(
     glob: str | None, language: str | None,
 ) -> None:
     """The embedded engine's two ways of filtering return the same hits."""
-    import workspace_qdrant_mcp.search as search_module
+    import workspace_qdrant_mcp.ops.search as search_module
 
     params: dict[str, Any] = {"mode": mode, "path_glob": glob, "language": language, "limit": 2}
     monkeypatch.setattr(search_module, "LOCAL_MATCH_ANY", 1_000)

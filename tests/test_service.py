@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from workspace_qdrant_mcp.backends.protocol import MAX_FRAME_BYTES, encode, read_frame_sync
+from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.service.client import ServiceBackend, read_pid_info, stop_service
-from workspace_qdrant_mcp.service.paths import ServicePaths
-from workspace_qdrant_mcp.service.protocol import MAX_FRAME_BYTES, encode, read_frame_sync
+from workspace_qdrant_mcp.core.runfiles import ServicePaths, read_pid_info
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_started_on_demand_with_private_files(svc_settings: Settings) -> None:
 def test_concurrent_starts_make_one_service(svc_settings: Settings) -> None:
     script = (
         "from workspace_qdrant_mcp.config import Settings\n"
-        "from workspace_qdrant_mcp.service.client import ServiceBackend\n"
+        "from workspace_qdrant_mcp.backends.service import ServiceBackend\n"
         "b = ServiceBackend(Settings.from_env()); print(b.call('hello')['pid'])\n"
     )
     children = [

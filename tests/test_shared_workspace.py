@@ -22,9 +22,9 @@ import pytest
 
 from conftest import git, run_wqm
 from test_mcp import FILES, mcp_server
+from workspace_qdrant_mcp.backends.service import stop_service
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.service.client import read_pid_info, stop_service
-from workspace_qdrant_mcp.service.paths import ServicePaths
+from workspace_qdrant_mcp.core.runfiles import ServicePaths, read_pid_info
 
 NEW_NAME = "_github_com_acme_shared"
 

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from conftest import run_wqm
 from test_search import SOURCES, build_repo
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.cli import app
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.ingest import pipeline
-from workspace_qdrant_mcp.notes import store_note
-from workspace_qdrant_mcp.status import workspace_status
+from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.ops.notes import store_note
+from workspace_qdrant_mcp.ops.status import workspace_status
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
 def test_status_before_and_after_ingest(settings: Settings, tmp_path: Path) -> None:

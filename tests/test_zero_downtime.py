@@ -25,10 +25,12 @@ from qdrant_client import models as qm
 
 from _project_support import make_data, opened, random_vector
 from conftest import git
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.core import migration, schema, store
+from workspace_qdrant_mcp.core import schema, store
 from workspace_qdrant_mcp.core.errors import StoreError
+from workspace_qdrant_mcp.ops import aliases as alias_ops
+from workspace_qdrant_mcp.ops import identity
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 REMOTE = "https://github.com/user/zero.git"
 NEW = "_github_com_user_zero"
@@ -110,16 +112,16 @@ def test_adding_a_name_and_undoing_it_never_interrupts_search(
     with opened(settings) as ws:
         old = make_data(ws, repo, points=40)["name"]
         git(repo, "remote", "add", "origin", REMOTE)
-        plan = migration.plan_update_remote(ws, str(repo))
+        plan = identity.plan_update_remote(ws, str(repo))
         old_log, new_log = Log(old), Log(NEW)
         new_may_start = threading.Event()
 
         def apply() -> None:
-            assert migration.apply_plan(ws, plan)["status"] == "applied"
+            assert identity.apply_plan(ws, plan)["status"] == "applied"
             new_may_start.set()
 
         def undo() -> None:
-            assert migration.undo(ws)["status"] == "undone"
+            assert alias_ops.undo(ws)["status"] == "undone"
 
         spans = _run(ws, [old_log, new_log], {NEW: new_may_start}, [apply, undo])
         (_, applied), (undo_began, undone) = spans
@@ -145,12 +147,12 @@ def test_repointing_a_name_and_undoing_it_never_interrupts_search(
         _mark_owner(ws, theirs["name"])
         _mark_owner(ws, mine["name"])
         git(repo, "remote", "add", "origin", REMOTE)
-        plan = migration.plan_update_remote(ws, str(repo), force=True)
+        plan = identity.plan_update_remote(ws, str(repo), force=True)
         logs = [Log(mine["name"]), Log(NEW)]
 
         spans = _run(ws, logs, {}, [
-            lambda: migration.apply_plan(ws, plan),
-            lambda: migration.undo(ws, force=True),
+            lambda: identity.apply_plan(ws, plan),
+            lambda: alias_ops.undo(ws, force=True),
         ])
         assert len(spans) == 2 and _during(logs, spans) > 0
         for log in logs:

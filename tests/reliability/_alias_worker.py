@@ -19,9 +19,9 @@ import sys
 import time
 from typing import Any
 
+from workspace_qdrant_mcp.backends.service import ServiceBackend
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.errors import WqmError
-from workspace_qdrant_mcp.service.client import ServiceBackend
 
 ALIASES = [f"shared_alias_{i}" for i in range(6)]
 #: Refusals a correct system gives when another process changed the alias first.

@@ -37,10 +37,8 @@ from hypothesis import strategies as st
 
 from _alias_support import new_project, upsert_random
 from conftest import git
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import schema, store
-from workspace_qdrant_mcp.core.alias_ops import alias_switch
 from workspace_qdrant_mcp.core.collection_aliases import AliasChange
 from workspace_qdrant_mcp.core.errors import (
     AliasError,
@@ -56,6 +54,8 @@ from workspace_qdrant_mcp.core.identity import (
     sanitize_remote_url,
 )
 from workspace_qdrant_mcp.core.naming import is_opaque_physical_name, validate_name
+from workspace_qdrant_mcp.ops.aliases import alias_switch
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 from ._support import integrity, make_repo
 from .conftest import scaled

@@ -24,8 +24,8 @@ import pytest
 
 from _alias_support import event_count, new_project, upsert_random
 from _project_support import opened
+from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.service.client import ServiceBackend, stop_service
 
 from ._support import Child, clean_env, integrity, run_children, world
 from .conftest import scaled

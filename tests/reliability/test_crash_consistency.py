@@ -35,9 +35,10 @@ from _alias_support import CRASH_OPS
 from _project_support import opened, seed_project
 from conftest import git
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.core import migration
 from workspace_qdrant_mcp.core.identity import detect_identity
 from workspace_qdrant_mcp.core.naming import is_opaque_physical_name
+from workspace_qdrant_mcp.ops import aliases as alias_ops
+from workspace_qdrant_mcp.ops import identity
 
 from ._support import WQM, Child, clean_env, integrity, make_repo, run_children, world
 from .conftest import LONG, scaled
@@ -90,8 +91,8 @@ def _prepare_cli(base: Path, kind: str, point: str, applied: bool, rep: int) -> 
         git(repo, "remote", "add", "origin", remote)
         if kind == "undo":  # the change the killed undo reverts
             with opened(settings) as ws:
-                plan = migration.plan_update_remote(ws, str(repo))
-                assert migration.apply_plan(ws, plan)["status"] == "applied"
+                plan = identity.plan_update_remote(ws, str(repo))
+                assert identity.apply_plan(ws, plan)["status"] == "applied"
     remote_name = detect_identity(repo).remote_name
     assert remote_name is not None
     argv = ([WQM, "project", "update-remote", "--yes", "-p", str(repo)] if kind != "undo"
@@ -172,13 +173,13 @@ def _check_next_command_works(case: CliCrash) -> None:
                                                                            "rolled_back"}
         if case.kind == "undo":
             # undone: undo again redoes it; not undone: undo now works
-            done = migration.undo(ws)
+            done = alias_ops.undo(ws)
             assert done["status"] == "undone"
             assert (case.remote_name in ws.aliases.names_of_collection(case.physical or "")) == (
                 case.applied)
         else:
-            plan = migration.plan_update_remote(ws, str(case.repo))
-            result = migration.apply_plan(ws, plan)
+            plan = identity.plan_update_remote(ws, str(case.repo))
+            result = identity.apply_plan(ws, plan)
             want = {"nothing_to_do"} if case.applied else {"applied", "registered"}
             assert result["status"] in want, result
             live = ws.aliases.resolve_sync(case.remote_name)

@@ -23,11 +23,11 @@ import pytest
 
 from _project_support import add_points, files_containing, opened
 from conftest import git, run_wqm
+from workspace_qdrant_mcp.backends.service import stop_service
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core.identity import detect_identity
-from workspace_qdrant_mcp.core.projects import ensure_project_collection, locate_project
-from workspace_qdrant_mcp.service.client import stop_service
-from workspace_qdrant_mcp.service.paths import ServicePaths
+from workspace_qdrant_mcp.core.runfiles import ServicePaths
+from workspace_qdrant_mcp.workspace.projects import ensure_project_collection, locate_project
 
 from ._support import make_repo
 

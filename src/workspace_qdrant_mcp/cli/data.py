@@ -7,14 +7,13 @@ result (cli/render_data.py); the work itself lives in the library
 
 from __future__ import annotations
 
-from contextlib import closing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, backend, notices
+from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, client, notices
 from .render_data import IngestProgress, render_ingest, render_search, render_status
 
 
@@ -33,8 +32,8 @@ ProjectArg = Annotated[
 
 def ingest(path: ProjectArg = None, fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
     """Index the project at PATH: new and changed files are embedded, deleted ones removed."""
-    with closing(backend()) as b, IngestProgress() as progress:
-        result = b.call("ingest", progress=progress, project_path=path)
+    with client() as c, IngestProgress() as progress:
+        result = c.ingest(path, progress=progress)
     notices(result)
     render_ingest(result, fmt)
 
@@ -56,17 +55,17 @@ def search(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Search the project's files and notes by meaning and keyword."""
-    with closing(backend()) as b:
-        result = b.call("search", query=query, project_path=project, collection=collection,
-                        mode=mode.value, limit=limit, path_glob=path_glob, language=language)
+    with client() as c:
+        result = c.search(query, project_path=project, collection=collection, mode=mode.value,
+                          limit=limit, path_glob=path_glob, language=language)
     notices(result)
     render_search(result, fmt)
 
 
 def status(path: ProjectArg = None, fmt: Format = FORMAT_OPTION) -> None:
     """Show the project's names, its collection, what is indexed and where the data lives."""
-    with closing(backend()) as b:
-        result = b.call("status", project_path=path)
+    with client() as c:
+        result = c.status(path)
     notices(result)
     render_status(result, fmt)
 

@@ -17,7 +17,7 @@ def mcp() -> None:
     The project is the client's first root, else WQM_PROJECT_PATH, else the
     working directory. Register it with e.g. `claude mcp add wqm -- wqm mcp`.
     """
-    from ..server import serve  # the MCP SDK loads only for this command
+    from ..mcp_server import serve  # the MCP SDK loads only for this command
 
     serve(Settings.from_env())
 

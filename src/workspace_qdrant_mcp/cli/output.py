@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ..api import Backend, open_backend
+from ..backends.client import WorkspaceClient, open_client
 from ..config import Settings
 
 console = Console(highlight=False, soft_wrap=True)
@@ -48,9 +48,9 @@ TEXT_FORMAT_OPTION = typer.Option(
 )
 
 
-def backend() -> Backend:
-    """The backend for this command (settings from the environment)."""
-    return open_backend(Settings.from_env())
+def client() -> WorkspaceClient:
+    """The workspace client for this command (settings from the environment)."""
+    return open_client(Settings.from_env())
 
 
 def print_json(data: Any) -> None:

@@ -13,13 +13,14 @@ name can cut off whoever still uses it.
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from ..backends.client import WorkspaceClient
 from . import render_project as render
-from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, backend
+from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, client
 
 project_app = typer.Typer(
     name="project",
@@ -41,6 +42,20 @@ def register(app: typer.Typer) -> None:
     app.add_typer(project_app, name="project")
 
 
+def _carry_out(c: WorkspaceClient, plan: dict[str, Any], fmt: TextFormat, *, dry_run: bool,
+               yes: bool, force: bool) -> None:
+    """Show a plan, confirm it, apply it, show the outcome; exit 1 when nothing was migrated."""
+    render.plan(plan, fmt, dry_run=dry_run)
+    if plan["status"] == "nothing_to_do" or dry_run:
+        return
+    if not render.confirm_on_terminal("Apply this change?", yes):
+        render.cancelled()
+    result = c.apply_plan(plan, force=force)
+    render.plan_applied(result, fmt)
+    if result["status"] == "registered":
+        raise typer.Exit(1)
+
+
 @project_app.command("update-remote")
 def update_remote(
     project_path: Path | None = PROJECT_PATH,
@@ -58,10 +73,9 @@ def update_remote(
     name already reaches other data (without --force), or the project has no data
     yet (its new name is then registered, nothing is migrated).
     """
-    with closing(backend()) as b:
-        plan = b.call("plan_update_remote", project_path=project_path,
-                      force=force)
-        render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
+    with client() as c:
+        plan = c.plan_update_remote(project_path, force=force)
+        _carry_out(c, plan, fmt, dry_run=dry_run, yes=yes, force=force)
 
 
 @project_app.command("update-path")
@@ -80,10 +94,9 @@ def update_path(
     does nothing (exit 0); exit 1 when no data is known under the old path or the
     new name already reaches other data (without --force).
     """
-    with closing(backend()) as b:
-        plan = b.call("plan_update_path", old_path=old_path,
-                      project_path=project_path, force=force)
-        render.run_plan(b, plan, fmt, dry_run=dry_run, yes=yes, force=force)
+    with client() as c:
+        plan = c.plan_update_path(old_path, project_path, force=force)
+        _carry_out(c, plan, fmt, dry_run=dry_run, yes=yes, force=force)
 
 
 @project_app.command("list-aliases")
@@ -93,8 +106,8 @@ def list_aliases(
                                           "reaching this collection (or this name's data)."),
 ) -> None:
     """List collection aliases: what each name reaches, who made it, why, and its use."""
-    with closing(backend()) as b:
-        rows = b.call("list_aliases", collection=collection)
+    with client() as c:
+        rows = c.list_aliases(collection)
     render.alias_list(rows, fmt)
 
 
@@ -112,13 +125,13 @@ def remove_alias(
     read from stdin: `echo y | wqm project remove-alias ...`; no answer means no,
     exit 1). Refuses the last name of a project's data unless --force.
     """
-    with closing(backend()) as b:
-        preview = b.call("remove_alias", name=old_collection, force=force, dry_run=True)
+    with client() as c:
+        preview = c.remove_alias(old_collection, force=force, dry_run=True)
         if fmt is TextFormat.text:
             render.removal_preview(preview)
         if not render.confirm_always(f"Remove alias {old_collection}?", skip=force or yes):
             render.cancelled()
-        result = b.call("remove_alias", name=old_collection, force=force)
+        result = c.remove_alias(old_collection, force=force)
     render.removed(result, fmt)
 
 
@@ -129,8 +142,8 @@ def history(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """The audit log of alias changes: time, action, alias, before -> after, actor, reason."""
-    with closing(backend()) as b:
-        events = b.call("history", name=name, limit=limit)
+    with client() as c:
+        events = c.history(name, limit)
     render.history(events, fmt)
 
 
@@ -147,14 +160,14 @@ def undo(
     Asks on a terminal unless --yes; off a terminal it proceeds. Exit 1 when there
     is nothing to undo or another change came first.
     """
-    with closing(backend()) as b:
-        preview = b.call("undo", dry_run=True)
+    with client() as c:
+        preview = c.undo(dry_run=True)
         render.undo_preview(preview, fmt, dry_run)
         if dry_run:
             return
         if not render.confirm_on_terminal("Undo this change?", yes):
             render.cancelled()
-        result = b.call("undo", force=force, change_id=preview["change"]["id"])
+        result = c.undo(force=force, change_id=preview["change"]["id"])
     render.undone(result, fmt)
 
 
@@ -169,8 +182,8 @@ def doctor(
     Finds interrupted changes, aliases in one store only, names whose collection
     is gone and projects whose folder no longer exists.
     """
-    with closing(backend()) as b:
-        report = b.call("doctor", fix=fix)
+    with client() as c:
+        report = c.doctor(fix)
     render.doctor(report, fmt, fix)
 
 
@@ -180,6 +193,6 @@ def stale_aliases(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Aliases no search has used for DAYS days, with the command that removes each."""
-    with closing(backend()) as b:
-        rows = b.call("stale_aliases", days=days)
+    with client() as c:
+        rows = c.stale_aliases(days)
     render.stale(rows, fmt, days)

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from rich.table import Table
 
+from ..ops.results import IngestResult, SearchHit, SearchResult, StatusResult
 from .output import Format, TextFormat, console, err_console, notice, print_json
 
 #: Seconds between plain progress lines when stderr is not a terminal.
@@ -80,7 +81,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_ingest(result: dict[str, Any], fmt: TextFormat) -> None:
+def render_ingest(result: IngestResult, fmt: TextFormat) -> None:
     """Summary of an ingest run: what was indexed, skipped (and why) and how long it took."""
     if fmt is TextFormat.json:
         print_json(result)
@@ -101,7 +102,7 @@ def render_ingest(result: dict[str, Any], fmt: TextFormat) -> None:
                   f"{result['seconds']:.1f} s, collection {result['collection']}.", markup=False)
 
 
-def render_search(result: dict[str, Any], fmt: Format) -> None:
+def render_search(result: SearchResult, fmt: Format) -> None:
     """Hits as a table (score, location, snippet), JSON with full payloads, or one line each."""
     if fmt is Format.json:
         print_json(result)
@@ -123,11 +124,11 @@ def render_search(result: dict[str, Any], fmt: Format) -> None:
     console.print(table, markup=False)
 
 
-def _location(hit: dict[str, Any]) -> str:
+def _location(hit: SearchHit) -> str:
     return f"{hit.get('path')}:{hit.get('start_line')}-{hit.get('end_line')}"
 
 
-def render_status(result: dict[str, Any], fmt: Format) -> None:
+def render_status(result: StatusResult, fmt: Format) -> None:
     """The project's names, collection, counts and where the data lives."""
     if fmt is Format.json:
         print_json(result)

@@ -8,7 +8,7 @@ refusals go to stderr, so ``--format json`` output can be piped.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -16,7 +16,14 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..api import Backend
+from ..ops.results import (
+    AliasRow,
+    DoctorReport,
+    HistoryEvent,
+    RemoveResult,
+    StaleAlias,
+    UndoResult,
+)
 from .output import Format, TextFormat, console, is_terminal, notice, print_json
 
 _ACTOR_STYLES = {"cli": "blue", "auto": "magenta", "external": "red", "unknown": "red",
@@ -71,7 +78,7 @@ def _metadata_line(metadata: dict[str, Any] | None) -> str:
 
 
 def _listed_plainly(
-    rows: list[dict[str, Any]], fmt: Format, empty: str, line: Callable[[dict[str, Any]], str]
+    rows: Sequence[Any], fmt: Format, empty: str, line: Callable[[Any], str]
 ) -> bool:
     """JSON, the ``empty`` message, or one ``line`` per row; False when a table is wanted."""
     if fmt is Format.json:
@@ -104,9 +111,8 @@ def plan_header(plan: dict[str, Any]) -> None:
                       f"{', '.join(plan['names']) or 'none'})", markup=False)
 
 
-def run_plan(b: Backend, plan: dict[str, Any], fmt: TextFormat, *, dry_run: bool, yes: bool,
-             force: bool) -> None:
-    """Show a plan, confirm it, apply it and show the outcome (update-remote, update-path)."""
+def plan(plan: dict[str, Any], fmt: TextFormat, *, dry_run: bool) -> None:
+    """A plan before it is applied: header and steps; a plan that will not be applied whole."""
     text, idle = fmt is TextFormat.text, plan["status"] == "nothing_to_do"
     if text:
         plan_header(plan)
@@ -116,18 +122,17 @@ def run_plan(b: Backend, plan: dict[str, Any], fmt: TextFormat, *, dry_run: bool
             print_json(plan)
         elif not idle:
             console.print("Dry run: nothing was changed.")
-        return
-    if not confirm_on_terminal("Apply this change?", yes):
-        cancelled()
-    result = b.call("apply_plan", plan=plan, force=force)
-    if text:
+
+
+def plan_applied(result: dict[str, Any], fmt: TextFormat) -> None:
+    """What applying a plan did."""
+    if fmt is TextFormat.text:
         _outcome(result)
     else:
         print_json(result)
     if result["status"] == "registered":
         notice(f"Not migrated: this project has no data yet, so {result['new_name']} was "
                "registered as its name for `wqm ingest`.")
-        raise typer.Exit(1)
 
 
 def _steps(steps: list[str], heading: str | None) -> None:
@@ -160,7 +165,7 @@ def _outcome(result: dict[str, Any]) -> None:
 # -- aliases ----------------------------------------------------------------------------------
 
 
-def alias_list(rows: list[dict[str, Any]], fmt: Format) -> None:
+def alias_list(rows: list[AliasRow], fmt: Format) -> None:
     """list-aliases: a colour-coded table with metadata, JSON, or ``alias -> collection`` lines."""
     if _listed_plainly(rows, fmt, "No collection aliases found.",
                        lambda row: f"{row['alias_name']} -> {row['collection_name']}"):
@@ -186,7 +191,7 @@ def alias_list(rows: list[dict[str, Any]], fmt: Format) -> None:
                                         (_metadata_line(row["metadata"]), "dim")))
 
 
-def removal_preview(preview: dict[str, Any]) -> None:
+def removal_preview(preview: RemoveResult) -> None:
     """What remove-alias is about to remove and what stays reachable."""
     info = preview["removed"]
     console.print(f"Alias: {info['alias_name']} -> {info['collection_name']}", markup=False)
@@ -202,7 +207,7 @@ def removal_preview(preview: dict[str, Any]) -> None:
                       "becomes unreachable.", style="red", markup=False)
 
 
-def removed(result: dict[str, Any], fmt: TextFormat) -> None:
+def removed(result: RemoveResult, fmt: TextFormat) -> None:
     """remove-alias outcome: what went, and that the data did not change."""
     if fmt is TextFormat.json:
         print_json(result)
@@ -220,7 +225,7 @@ def removed(result: dict[str, Any], fmt: TextFormat) -> None:
 # -- history, undo, doctor, stale -------------------------------------------------------------
 
 
-def history(events: list[dict[str, Any]], fmt: Format) -> None:
+def history(events: list[HistoryEvent], fmt: Format) -> None:
     """The audit log: time, action, alias, before -> after, actor, reason."""
     if _listed_plainly(
         events, fmt, "No alias changes recorded.",
@@ -239,7 +244,7 @@ def history(events: list[dict[str, Any]], fmt: Format) -> None:
     console.print(table)
 
 
-def undo_preview(preview: dict[str, Any], fmt: TextFormat, dry_run: bool) -> None:
+def undo_preview(preview: UndoResult, fmt: TextFormat, dry_run: bool) -> None:
     """The change undo is about to revert (JSON only for a dry run: it is the whole answer)."""
     if fmt is TextFormat.json:
         if dry_run:
@@ -252,7 +257,7 @@ def undo_preview(preview: dict[str, Any], fmt: TextFormat, dry_run: bool) -> Non
         console.print(f"  {step}", markup=False)
 
 
-def undone(result: dict[str, Any], fmt: TextFormat) -> None:
+def undone(result: UndoResult, fmt: TextFormat) -> None:
     """undo outcome."""
     if fmt is TextFormat.json:
         print_json(result)
@@ -262,7 +267,7 @@ def undone(result: dict[str, Any], fmt: TextFormat) -> None:
                   markup=False)
 
 
-def doctor(report: dict[str, Any], fmt: TextFormat, fix: bool) -> None:
+def doctor(report: DoctorReport, fmt: TextFormat, fix: bool) -> None:
     """The reconcile report; exit 1 while problems remain."""
     if fmt is TextFormat.json:
         print_json(report)
@@ -282,7 +287,7 @@ def doctor(report: dict[str, Any], fmt: TextFormat, fix: bool) -> None:
         raise typer.Exit(1)
 
 
-def stale(rows: list[dict[str, Any]], fmt: Format, days: int) -> None:
+def stale(rows: list[StaleAlias], fmt: Format, days: int) -> None:
     """Aliases unused for ``days`` days, with the command that removes each."""
     if _listed_plainly(rows, fmt, f"No aliases unused for {days} days.",
                        lambda row: str(row["remove_command"])):

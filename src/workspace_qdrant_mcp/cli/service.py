@@ -6,10 +6,10 @@ import time
 
 import typer
 
+from ..backends.service import ServiceBackend, stop_service
 from ..config import Settings
 from ..core.errors import ServiceError
-from ..service.client import ServiceBackend, read_pid_info, stop_service
-from ..service.paths import ServicePaths
+from ..core.runfiles import ServicePaths, read_pid_info
 from .output import TEXT_FORMAT_OPTION, TextFormat, console, print_json
 
 service_app = typer.Typer(

@@ -16,6 +16,7 @@ from ..config import Settings
 from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .errors import StoreError, StoreLocked
+from .runfiles import ServicePaths, read_pid_info
 from .state import SQLiteStateManager
 
 
@@ -37,9 +38,6 @@ def open_qdrant(settings: Settings) -> QdrantClient:
             return QdrantClient(path=str(settings.qdrant_path))
     except RuntimeError as exc:
         if "already accessed" in str(exc):
-            from ..service.client import read_pid_info
-            from ..service.paths import ServicePaths
-
             holder = read_pid_info(ServicePaths.for_settings(settings))
             if holder is not None:
                 raise StoreLocked(

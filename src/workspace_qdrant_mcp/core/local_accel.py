@@ -13,12 +13,16 @@ own code. A Qdrant server is untouched: it scores sparse vectors natively.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from qdrant_client import QdrantClient
+
+from . import store
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +94,31 @@ def install() -> bool:
     local_collection.calculate_distance_sparse = sparse_scores  # type: ignore[attr-defined]
     _installed = True
     return True
+
+
+def tune_embedded_storage(client: QdrantClient, name: str) -> None:
+    """Let the embedded engine commit writes without an fsync each (WAL, synchronous=NORMAL).
+
+    qdrant-client's local mode commits one SQLite transaction per point; with the
+    default rollback journal each costs an fsync (~20 ms here), far more than
+    embedding the point. In WAL mode with ``synchronous=NORMAL`` a commit survives
+    a crash or kill of the process (only a power cut may lose the last commits,
+    never consistency). Only one process opens an embedded store, so WAL's
+    single-host rule holds. Best effort: an unknown client layout is left as is.
+    """
+    try:
+        from qdrant_client.local.qdrant_local import QdrantLocal
+    except ImportError:  # pragma: no cover - qdrant-client without local mode
+        return
+    inner = getattr(client, "_client", None)
+    if not isinstance(inner, QdrantLocal):
+        return
+    with store.client_lock(client):
+        try:
+            collection = inner._get_collection(name)
+        except (ValueError, RuntimeError):
+            return
+        connection = getattr(getattr(collection, "storage", None), "storage", None)
+        if isinstance(connection, sqlite3.Connection):  # both pragmas are cheap no-ops when set
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")

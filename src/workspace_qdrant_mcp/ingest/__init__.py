@@ -1,7 +1,7 @@
-"""Ingestion: from a project's files to points in its collection.
+"""The pure half of ingestion: which files count, and how their text is cut into chunks.
 
 ``walker`` decides which files count (git's view, minus binaries and vendored
-code), ``chunker`` cuts their text into line ranges, and ``pipeline`` keeps the
-index in step with the files, embedding only what changed. Split this way so
-the pure parts (walking rules, chunking) are testable without a store or model.
+code) and ``chunker`` cuts their text into line ranges. Neither touches a store
+or a model, so both are testable on their own; the operation that keeps an
+index in step with the files is ``ops/ingest.py``.
 """

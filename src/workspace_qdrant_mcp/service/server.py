@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import inspect
 import json
 import logging
 import logging.handlers
@@ -31,11 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import __version__
-from ..api import Workspace, resolve_operation
-from ..config import Settings
-from ..core.errors import InvalidArgument, WqmError
-from .paths import ServicePaths
-from .protocol import (
+from ..backends.protocol import (
     HEADER,
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -46,6 +41,11 @@ from .protocol import (
     encode,
     error_payload,
 )
+from ..config import Settings
+from ..core.errors import WqmError
+from ..core.runfiles import ServicePaths
+from ..ops import registry
+from ..workspace.workspace import Workspace
 
 log = logging.getLogger("wqm.service")
 
@@ -245,15 +245,9 @@ class WorkspaceService:
         started = time.monotonic()
         self.active_requests += 1
         try:
-            fn = resolve_operation(op)
-            signature = inspect.signature(fn)
-            if "progress" in signature.parameters:
-                params["progress"] = progress
-            try:
-                signature.bind(self.workspace, **params)
-            except TypeError as exc:
-                raise InvalidArgument(f"Bad parameters for {op}: {exc}.") from None
-            result = await loop.run_in_executor(self.executor, lambda: fn(self.workspace, **params))
+            result = await loop.run_in_executor(
+                self.executor, lambda: registry.run(self.workspace, op, params, progress)
+            )
             reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
         except Exception as exc:
             if not isinstance(exc, WqmError):
@@ -281,6 +275,7 @@ class WorkspaceService:
             "idle_timeout_seconds": self.settings.service_idle_seconds,
             "requests_served": self.requests_served,
             "active_requests": self.active_requests,
+            "operations": registry.describe(),
         }
 
 

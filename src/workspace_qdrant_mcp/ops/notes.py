@@ -14,19 +14,18 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models as qm
 
-from .core import schema, store
-from .core.errors import InvalidArgument, StoreError
-from .core.projects import ProjectContext, ensure_project_collection
-from .ingest.chunker import chunk_text, split_lines
-from .ingest.pipeline import embedding_text, make_points, target_name
-from .search import choose_collection, collection_not_found, name_exists
-
-if TYPE_CHECKING:
-    from .api import Workspace
+from ..core import schema, store
+from ..core.errors import InvalidArgument, StoreError
+from ..ingest.chunker import chunk_text, split_lines
+from ..workspace.points import embedding_text, make_points
+from ..workspace.projects import ProjectContext, ensure_project_collection
+from ..workspace.routing import choose_collection, collection_not_found, name_exists
+from ..workspace.workspace import Workspace
+from .registry import operation
 
 NOTE_PATH_PREFIX = "notes/"
 _NOTE_NAMESPACE = uuid.UUID("0b8c4f55-2f0e-5d59-8e55-3c1f3c6b9a10")
@@ -39,6 +38,7 @@ def note_point_id(document_id: str, chunk_index: int) -> str:
     return str(uuid.uuid5(_NOTE_NAMESPACE, f"note\0{document_id}\0{chunk_index}"))
 
 
+@operation(takes_project=True, mcp_tool="store")
 def store_note(
     ws: Workspace,
     content: str,
@@ -66,7 +66,7 @@ def store_note(
     notices: list[str] = []
     if collection is None:
         ctx = ensure_project_collection(ws.aliases, ws.project(project_path))
-        name, notices = target_name(ctx), list(ctx.notices)
+        name, notices = ctx.query_name, list(ctx.notices)
     else:
         name, _ = choose_collection(ws, collection, project_path)
     document_id = uuid.uuid4().hex
@@ -112,6 +112,7 @@ def store_note(
             "notices": notices}
 
 
+@operation(takes_project=True, read_only=True, mcp_tool="retrieve")
 def retrieve(
     ws: Workspace,
     document_id: str | None = None,

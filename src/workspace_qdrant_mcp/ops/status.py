@@ -9,15 +9,13 @@ indexed ``path`` field, so no payload is transferred.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models as qm
 
-from .core import schema, store
-from .ingest.pipeline import target_name
-
-if TYPE_CHECKING:
-    from .api import Workspace
+from ..core import schema, store
+from ..workspace.workspace import Workspace
+from .registry import operation
 
 #: Upper bound of distinct paths counted (far above any real project).
 MAX_FILES = 1_000_000
@@ -27,6 +25,7 @@ def _source_is(source: str) -> qm.Filter:
     return qm.Filter(must=[qm.FieldCondition(key="source", match=qm.MatchValue(value=source))])
 
 
+@operation("status", takes_project=True, read_only=True, mcp_tool="workspace_status")
 def workspace_status(ws: Workspace, project_path: str | None = None) -> dict[str, Any]:
     """Project root, names (current one marked), physical collection, counts, engine, registry."""
     ctx = ws.project(project_path)
@@ -56,7 +55,7 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> dict[str
     ]
     if ctx.physical is None:
         return result
-    client, name = ws.client, target_name(ctx)
+    client, name = ws.client, ctx.query_name
     result["collection"] = name
     result["points"] = store.call(
         client, f"count the points of {name}", lambda: client.count(name, exact=True)

@@ -1,7 +1,7 @@
 """The MCP front end: the assistant's view of the workspace, over stdio.
 
 Each tool parses its arguments, runs ONE library operation through the same
-backend the CLI uses (``api.open_backend``: the shared workspace service by
+backend the CLI uses (``backends.client.open_backend``: the shared workspace service by
 default, in-process with ``WQM_SERVICE=off``) and returns its JSON result, as
 structured content and as JSON text for clients that only read text. Argument
 checks live in the library, so a bad argument gives the same one sentence here
@@ -43,7 +43,8 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import Field, ValidationError
 
 from . import __version__
-from .api import Backend, open_backend
+from .backends.base import Backend
+from .backends.client import open_backend
 from .config import Settings
 from .core.errors import WqmError
 
@@ -60,10 +61,6 @@ INSTRUCTIONS = (
 )
 
 Ctx = Context[Any, Any]
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                            open_world_hint=False)
-WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
-                         open_world_hint=False)
 
 CollectionArg = Annotated[str | None, Field(description=(
     "Any logical name of a project's data, old or new (e.g. `_github_com_acme_demo` or "
@@ -265,21 +262,30 @@ class WqmMCPServer(MCPServer[Any]):
             raise ToolError(f"Invalid argument {where!r}: {first['msg'].rstrip('.')}.") from None
 
 
-TOOLS: dict[str, ToolAnnotations] = {
-    "search": READ_ONLY,
-    "store": WRITES,
-    "retrieve": READ_ONLY,
-    "workspace_status": READ_ONLY,
-    "list_aliases": READ_ONLY,
-}
+def tool_table(operations: dict[str, dict[str, Any]]) -> dict[str, ToolAnnotations]:
+    """MCP tool name -> hints, from the operation declarations (``ops/registry.py``)."""
+    return {
+        info["mcp_tool"]: ToolAnnotations(
+            read_only_hint=bool(info.get("read_only")),
+            destructive_hint=bool(info.get("destructive")),
+            idempotent_hint=bool(info.get("retry_safe")),
+            open_world_hint=False,
+        )
+        for info in operations.values()
+        if info.get("mcp_tool")
+    }
 
 
 def build_server(settings: Settings, backend: Backend | None = None) -> tuple[MCPServer[Any], WorkspaceTools]:
-    """The MCP server for ``settings`` (the backend defaults to ``api.open_backend``)."""
+    """The MCP server for ``settings`` (the backend defaults to ``open_backend``).
+
+    The tools and their hints come from the backend's operation table, so the
+    MCP server never declares an operation of its own.
+    """
     tools = WorkspaceTools(settings, backend if backend is not None else open_backend(settings))
     server = WqmMCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS,
                           log_level="WARNING")
-    for name, hints in TOOLS.items():
+    for name, hints in tool_table(tools.backend.operations()).items():
         fn = getattr(tools, name)
         server.add_tool(fn, name=name, description=inspect.cleandoc(fn.__doc__ or ""),
                         annotations=hints, structured_output=False)

@@ -1,4 +1,4 @@
-"""Where the service's socket, locks, pid file and log live, with owner-only permissions.
+"""Where the workspace service's socket, locks, pid file and log live (owner-only), and who holds them.
 
 Everything sits in ``<data dir>/run`` (mode 0700). Unix socket paths are limited
 to about 107 bytes, so when that folder's path is too long the socket moves to
@@ -7,14 +7,18 @@ to about 107 bytes, so when that folder's path is too long the socket moves to
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
-from ..core.errors import ServiceError
+from .errors import ServiceError
 
 MAX_SOCKET_PATH = 100
 
@@ -63,3 +67,23 @@ class ServicePaths:
         ensure_private_dir(self.run_dir)
         ensure_private_dir(self.socket.parent)
         return self
+
+
+def read_pid_info(paths: ServicePaths) -> dict[str, Any] | None:
+    """The running service's pid file contents, or None when no service holds it."""
+    try:
+        fd = os.open(paths.pid_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with contextlib.suppress(ValueError, OSError):
+                data = json.loads(os.pread(fd, 65536, 0).decode() or "{}")
+                return data if isinstance(data, dict) else {}
+            return {}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None  # nobody holds the lock: no live service
+    finally:
+        os.close(fd)

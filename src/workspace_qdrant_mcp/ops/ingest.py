@@ -21,25 +21,24 @@ LOGICAL name, resolved by Qdrant atomically with alias switches (DESIGN.md §2).
 
 from __future__ import annotations
 
-import sqlite3
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..core.errors import InvalidArgument
-from ..core.projects import ProjectContext, ensure_project_collection
-from . import walker
-from .chunker import Chunk, chunk_text, language_of
-
-if TYPE_CHECKING:
-    from ..api import Workspace
+from ..core.local_accel import tune_embedded_storage
+from ..ingest import walker
+from ..ingest.chunker import Chunk, chunk_text, language_of
+from ..workspace.points import chunk_point_id, embedding_text, file_filter, make_points
+from ..workspace.projects import ProjectContext, ensure_project_collection
+from ..workspace.workspace import Workspace
+from .registry import operation
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -54,54 +53,6 @@ MAX_SKIP_DETAILS = 100
 #: Reasons worth naming file by file (binaries and vendored files are only counted).
 DETAILED_REASONS = {walker.SKIP_NOT_UTF8, walker.SKIP_TOO_LARGE, walker.SKIP_UNREADABLE}
 
-_ID_NAMESPACE = uuid.UUID("6f1d1f4e-4c1b-5b8e-9a51-7a6b0f0e3c21")
-
-
-def chunk_point_id(path: str, chunk_index: int, content_hash: str) -> str:
-    """The deterministic id of a file chunk (same file content, same id, in any collection)."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"file\0{path}\0{chunk_index}\0{content_hash}"))
-
-
-def embedding_text(path: str, content: str) -> str:
-    """What the models read for a chunk: its path (names carry meaning) then its lines."""
-    return f"{path}\n{content}"
-
-
-def target_name(ctx: ProjectContext) -> str:
-    """The logical name to send to Qdrant for a project that has data."""
-    if ctx.current_reachable:
-        return ctx.current_name
-    if ctx.names:
-        return ctx.names[0]
-    assert ctx.physical is not None
-    return ctx.physical  # an adopted collection with no other name
-
-
-def file_filter() -> qm.Filter:
-    """A filter on file points (never notes)."""
-    source = qm.FieldCondition(key="source", match=qm.MatchValue(value=schema.SOURCE_FILE))
-    return qm.Filter(must=[source])
-
-
-def make_points(
-    ws: Workspace, ids: Sequence[str], texts: Sequence[str], payloads: Sequence[dict[str, Any]]
-) -> list[qm.PointStruct]:
-    """Embed ``texts`` with both models and pair them with ids and payloads."""
-    dense = ws.dense.embed(list(texts))
-    sparse = ws.sparse.embed_documents(list(texts))
-    return [
-        qm.PointStruct(
-            id=pid,
-            vector={
-                schema.DENSE_VECTOR: dense[i].tolist(),
-                schema.SPARSE_VECTOR: qm.SparseVector(
-                    indices=list(sparse[i].indices), values=list(sparse[i].values)
-                ),
-            },
-            payload=payloads[i],
-        )
-        for i, pid in enumerate(ids)
-    ]
 
 
 @dataclass
@@ -164,7 +115,7 @@ class _Run:
     def __init__(self, ws: Workspace, ctx: ProjectContext, progress: Progress | None) -> None:
         self.ws = ws
         self.ctx = ctx
-        self.name = target_name(ctx)
+        self.name = ctx.query_name
         self.indexed: dict[str, _Indexed] = {}
         self.emit: Progress = progress or (lambda _event: None)
         self.skipped: Counter[str] = Counter()
@@ -242,34 +193,7 @@ class _Run:
                 client.delete(name, points_selector=qm.PointIdsList(points=part), wait=True)
 
 
-def tune_embedded_storage(ws: Workspace, name: str) -> None:
-    """Let the embedded engine commit writes without an fsync each (WAL, synchronous=NORMAL).
-
-    qdrant-client's local mode commits one SQLite transaction per point; with the
-    default rollback journal each costs an fsync (~20 ms here), far more than
-    embedding the point. In WAL mode with ``synchronous=NORMAL`` a commit survives
-    a crash or kill of the process (only a power cut may lose the last commits,
-    never consistency). Only one process opens an embedded store, so WAL's
-    single-host rule holds. Best effort: an unknown client layout is left as is.
-    """
-    try:
-        from qdrant_client.local.qdrant_local import QdrantLocal
-    except ImportError:  # pragma: no cover - qdrant-client without local mode
-        return
-    inner = getattr(ws.client, "_client", None)
-    if not isinstance(inner, QdrantLocal):
-        return
-    with store.client_lock(ws.client):
-        try:
-            collection = inner._get_collection(name)
-        except (ValueError, RuntimeError):
-            return
-        connection = getattr(getattr(collection, "storage", None), "storage", None)
-        if isinstance(connection, sqlite3.Connection):  # both pragmas are cheap no-ops when set
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-
-
+@operation(takes_project=True, timeout="long")
 def ingest(
     ws: Workspace, project_path: str | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -288,7 +212,7 @@ def ingest(
     ctx = ensure_project_collection(ws.aliases, located)
     run = _Run(ws, ctx, progress)
     run.emit({"phase": "scan", "root": str(ctx.root)})
-    tune_embedded_storage(ws, run.name)
+    tune_embedded_storage(ws.client, run.name)
     listing = walker.walk(ctx.root)
     indexed = run.indexed = indexed_files(ws, run.name)
     run.skipped.update(listing.skipped)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import schema, store
-from .collection_aliases import AliasManager, names_reaching
-from .errors import AliasConflict
-from .identity import ProjectIdentity, detect_identity
-from .state import SQLiteStateManager
+from ..core import schema, store
+from ..core.collection_aliases import AliasManager, names_reaching
+from ..core.errors import AliasConflict
+from ..core.identity import ProjectIdentity, detect_identity
+from ..core.state import SQLiteStateManager
 
 
 @dataclass
@@ -26,7 +26,6 @@ class ProjectContext:
     identity: ProjectIdentity
     physical: str | None
     names: list[str] = field(default_factory=list)
-    found_by: str | None = None
     project_id: int | None = None
     notices: list[str] = field(default_factory=list)
 
@@ -39,6 +38,21 @@ class ProjectContext:
     def current_reachable(self) -> bool:
         """True when the current name reaches the project's data."""
         return self.physical is not None and self.current_name in self.names
+
+    @property
+    def query_name(self) -> str:
+        """The logical name to send to Qdrant for this project's data.
+
+        The current name when it reaches the data, else another name of it, else
+        the physical name of an adopted collection that has no other name.
+        """
+        if self.current_reachable:
+            return self.current_name
+        if self.names:
+            return self.names[0]
+        if self.physical is None:
+            raise ValueError("the project has no data")
+        return self.physical
 
     @property
     def root(self) -> Path:
@@ -70,15 +84,14 @@ def locate_project(
     live = store.live_aliases(client)
     collections = store.collection_names(client)
 
-    candidates: list[tuple[str, str]] = [(ident.current_name, "current name")]
+    candidates = [ident.current_name]
     if ident.path_name != ident.current_name:
-        candidates.append((ident.path_name, "path name"))
+        candidates.append(ident.path_name)
     for known in state.projects_by_root(str(ident.root)):
-        for name in state.names_of_project(known.id):
-            candidates.append((name, "earlier name"))
-        candidates.append((known.physical_collection, "registry"))
+        candidates.extend(state.names_of_project(known.id))
+        candidates.append(known.physical_collection)
 
-    for name, how in candidates:
+    for name in candidates:
         physical = live.get(name, name if name in collections else None)
         if physical is None:
             continue
@@ -87,7 +100,6 @@ def locate_project(
             identity=ident,
             physical=physical,
             names=names_reaching(live, physical, physical in collections),
-            found_by=how,
             project_id=record.id if record else None,
         )
     return ProjectContext(identity=ident, physical=None)
@@ -149,6 +161,5 @@ def ensure_project_collection(aliases: AliasManager, ctx: ProjectContext) -> Pro
     )
     ctx.physical = physical
     ctx.names = [ctx.current_name]
-    ctx.found_by = "created"
     register_project(aliases.state_manager, ctx)
     return ctx

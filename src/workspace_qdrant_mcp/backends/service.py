@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import itertools
-import json
 import os
 import select
 import socket
@@ -24,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..api import absolute_paths
 from ..config import Settings
 from ..core.errors import ServiceError
-from .paths import ServicePaths
+from ..core.runfiles import ServicePaths, read_pid_info
+from ..ops.registry import prepare_params
 from .protocol import (
     PROTOCOL_VERSION,
     FrameTooLarge,
@@ -40,23 +39,6 @@ from .protocol import (
 START_TIMEOUT_SECONDS = 60.0
 #: When this process loaded its code: a service started before that may run older code.
 CODE_LOADED_AT = time.time()
-#: Operations that change nothing, so a call cut by a service restart may be retried.
-RETRYABLE = frozenset(
-    {
-        "hello",
-        "ping",
-        "search",
-        "status",
-        "retrieve",
-        "list_aliases",
-        "get_alias",
-        "history",
-        "stale_aliases",
-        "plan_update_remote",
-        "plan_update_path",
-    }
-)
-
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -117,26 +99,6 @@ def _service_env(settings: Settings) -> dict[str, str]:
             env.pop(name, None)
     env.pop("WQM_FAULT_POINT", None)
     return env
-
-
-def read_pid_info(paths: ServicePaths) -> dict[str, Any] | None:
-    """The running service's pid file contents, or None when no service holds it."""
-    try:
-        fd = os.open(paths.pid_file, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            with contextlib.suppress(ValueError, OSError):
-                data = json.loads(os.pread(fd, 65536, 0).decode() or "{}")
-                return data if isinstance(data, dict) else {}
-            return {}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None  # nobody holds the lock: no live service
-    finally:
-        os.close(fd)
 
 
 class ServiceBackend:
@@ -258,20 +220,36 @@ class ServiceBackend:
 
     def call(self, op: str, progress: Progress | None = None, **params: Any) -> Any:
         """Run ``op`` in the service; a read-only call cut by a restart is retried once."""
-        params = absolute_paths(op, params, self.settings)
         for attempt in (1, 2):
             sock = self.connect()
+            info = self.operation_info(op)
+            if attempt == 1:
+                params = prepare_params(info, params, os.getcwd(), self.settings.project_path)
             try:
                 return _exchange(sock, next(self._ids), op, params, progress)
             except (ConnectionError, BrokenPipeError, OSError) as exc:
                 self.close()
-                if attempt == 1 and op in RETRYABLE and not isinstance(exc, FrameTooLarge):
+                if attempt == 1 and info.get("retry_safe") and not isinstance(exc, FrameTooLarge):
                     continue
                 raise ServiceError(
                     f"The workspace service stopped while running '{op}'; the request failed. "
                     "Run it again: a new service starts by itself and no data is lost."
                 ) from None
         raise AssertionError("unreachable")
+
+    def operations(self) -> dict[str, dict[str, Any]]:
+        """The service's operation table (from its ``hello``; starts the service if needed)."""
+        self.connect()
+        table = (self.service_info or {}).get("operations")
+        return table if isinstance(table, dict) else {}
+
+    def operation_info(self, op: str) -> dict[str, Any]:
+        """The service's declaration of ``op`` (from its ``hello``); {} for protocol verbs."""
+        if op in ("hello", "shutdown"):
+            return {"retry_safe": op == "hello"}
+        table = (self.service_info or {}).get("operations") or {}
+        found = table.get(op)
+        return found if isinstance(found, dict) else {}
 
     def close(self) -> None:
         """Drop the connection (the service keeps running for others)."""

@@ -21,17 +21,15 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qdrant_client import models as qm
 
-from .core import schema, store
-from .core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
-from .core.projects import ProjectContext
-from .ingest.pipeline import target_name
-
-if TYPE_CHECKING:
-    from .api import Workspace
+from ..core import schema, store
+from ..core.errors import InvalidArgument, StoreError
+from ..workspace.routing import choose_collection, collection_not_found, name_exists
+from ..workspace.workspace import Workspace
+from .registry import operation
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_LIMIT = 100
@@ -49,44 +47,6 @@ SNIPPET_LINES = 3
 SNIPPET_CHARS = 240
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-
-
-def collection_not_found(ws: Workspace, name: str, project_path: str | None) -> CollectionNotFound:
-    """The one-line error for a name that reaches no collection, listing the project's names."""
-    try:
-        ctx: ProjectContext | None = ws.project(project_path, auto_migrate=False)
-    except WqmError:
-        ctx = None
-    names = list(ctx.names) if ctx is not None and ctx.physical is not None else []
-    if names:
-        listed = ", ".join(
-            n + (" (current)" if ctx is not None and n == ctx.current_name else "") for n in names
-        )
-        return CollectionNotFound(f"No collection or alias is named {name!r}; this project's "
-                                  f"names are: {listed}.")
-    return CollectionNotFound(f"No collection or alias is named {name!r}, and this project has no "
-                              "data yet; run `wqm ingest` first.")
-
-
-def name_exists(ws: Workspace, name: str) -> bool:
-    """True when ``name`` is a collection or an alias in Qdrant now."""
-    return name in store.live_aliases(ws.client) or name in store.collection_names(ws.client)
-
-
-def choose_collection(
-    ws: Workspace, collection: str | None, project_path: str | None
-) -> tuple[str, list[str]]:
-    """The name to query (as given, else the project's) and the project's notices."""
-    if collection is not None:
-        if not collection.strip():
-            raise InvalidArgument("The collection name is empty; omit it or give a name.")
-        return collection, []
-    ctx = ws.project(project_path)
-    if ctx.physical is None:
-        raise CollectionNotFound(
-            f"The project at {ctx.root} has no data yet; run `wqm ingest` there first."
-        )
-    return target_name(ctx), list(ctx.notices)
 
 
 def matching_paths(ws: Workspace, name: str, glob: str) -> list[str]:
@@ -234,6 +194,7 @@ def _run(
         pool *= 4
 
 
+@operation(takes_project=True, read_only=True, mcp_tool="search")
 def search(
     ws: Workspace,
     query: str,

@@ -1,0 +1,263 @@
+"""Alias administration: list, inspect, remove, switch, audit, undo, reconcile, find stale names.
+
+The identity operations (``ops/identity.py``) change only the names a
+project's identity dictates. Administration also needs any alias change
+(``alias_switch``: create, re-point or delete arbitrary aliases in one atomic
+step, with compare-and-swap preconditions), the audit log, ``undo`` (revert the
+latest change in one atomic step), ``doctor`` (make the registry and Qdrant
+agree) and the stale-alias report. Every write goes through
+``AliasManager.switch_sync`` (intent -> Qdrant -> done, one atomic Qdrant call,
+one audit event per alias changed).
+
+A change for ``alias_switch`` is ``{"alias": NAME, "target": NAME or None,
+"expected": ...}``. ``target`` None removes the alias. ``expected`` is the
+compare-and-swap precondition on the alias's current target: left out, there
+is none; ``None``, the alias must not exist yet. Re-pointing without
+``expected``, and removing a project's last name, still need ``force``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..core import store
+from ..core.collection_aliases import ANY, AliasChange
+from ..core.errors import (
+    AliasConflict,
+    AliasNotFound,
+    InvalidArgument,
+    LastNameError,
+    PreconditionFailed,
+)
+from ..core.state import ChangeRecord
+from ..workspace.migration import ACTOR_CLI, describe_data
+from ..workspace.workspace import Workspace
+from .registry import operation
+
+_KEYS = frozenset({"alias", "target", "expected"})
+
+
+def _parse_change(raw: Any) -> AliasChange:
+    """One JSON change as an ``AliasChange``; a wrong shape is refused before anything runs."""
+    if not isinstance(raw, dict) or "alias" not in raw or "target" not in raw:
+        raise InvalidArgument('Each alias change needs "alias" and "target" (null removes it).')
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise InvalidArgument(f"Unknown keys in an alias change: {', '.join(sorted(unknown))}.")
+    alias, target = raw["alias"], raw["target"]
+    if not isinstance(alias, str) or not (target is None or isinstance(target, str)):
+        raise InvalidArgument("An alias change's alias must be text and its target text or null.")
+    expected = raw.get("expected", ANY)
+    if expected is not ANY and not (expected is None or isinstance(expected, str)):
+        raise InvalidArgument("An alias change's expected target must be text or null.")
+    return AliasChange(alias, target, expected=expected)
+
+
+@operation()
+def alias_switch(
+    ws: Workspace,
+    changes: list[dict[str, Any]],
+    force: bool = False,
+    actor: str = ACTOR_CLI,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Apply ``changes`` (create, re-point or delete aliases) in one atomic step.
+
+    Returns ``{"status": "applied", "change_id", "operations"}`` where
+    ``operations`` lists ``{"alias", "before", "after"}`` for each alias that
+    changed (one audit event each), or ``{"status": "nothing_to_do", ...}`` with
+    no operations when every alias already points where asked. Raises the
+    alias errors of ``AliasManager.switch_sync`` (``InvalidName``,
+    ``AliasConflict``, ``CollectionNotFound``, ``AliasNotFound``,
+    ``PreconditionFailed``, ``LastNameError``) with nothing changed.
+    """
+    if not isinstance(changes, list) or not changes:
+        raise InvalidArgument("alias_switch needs a non-empty list of changes.")
+    parsed = [_parse_change(raw) for raw in changes]
+    record = ws.aliases.switch_sync(
+        parsed, actor=actor, reason=reason or "alias_switch", force=bool(force)
+    )
+    if record is None:
+        return {"status": "nothing_to_do", "change_id": None, "operations": []}
+    operations = [
+        {"alias": op["alias"], "before": op["before"], "after": op["after"]}
+        for op in record.operations
+    ]
+    return {"status": "applied", "change_id": record.id, "operations": operations}
+
+
+@operation(read_only=True, mcp_tool="list_aliases")
+def list_aliases(ws: Workspace, collection: str | None = None) -> list[dict[str, Any]]:
+    """Registered aliases, newest first; with ``collection``, only those reaching its data."""
+    aliases = ws.aliases.list_aliases_sync()
+    if collection is not None:
+        target = ws.aliases.resolve_sync(collection)
+        aliases = [a for a in aliases if a.collection_name == target]
+    return [a.to_dict() for a in aliases]
+
+
+@operation(read_only=True)
+def get_alias(ws: Workspace, name: str) -> dict[str, Any]:
+    """One alias with what removing it would leave: the other names of its data."""
+    alias = ws.aliases.get_alias_sync(name)
+    live = store.live_aliases(ws.client)
+    if alias is not None:
+        info = alias.to_dict()
+    elif name in live:  # made outside wqm: Qdrant knows it, the registry does not
+        info = {
+            "alias_name": name,
+            "collection_name": live[name],
+            "created_at": None,
+            "created_by": "unknown",
+            "metadata": {},
+            "hit_count": 0,
+            "last_used_at": None,
+        }
+    elif name in store.collection_names(ws.client):
+        raise AliasConflict(f"{name} is a collection, not an alias; only aliases can be removed.")
+    else:
+        raise AliasNotFound(f"No alias is named {name!r}; `wqm project list-aliases` shows them.")
+    physical = live.get(name, info["collection_name"])
+    data = describe_data(ws, physical) if name in live else None
+    others = [n for n in (data["names"] if data else []) if n != name]
+    return {
+        **info,
+        "collection_name": physical,
+        "registered": alias is not None,
+        "in_qdrant": name in live,
+        "other_names": others,
+        "last_name": name in live and not others,
+        "project_path": data["project_path"] if data else None,
+        "points": data["points"] if data else None,
+    }
+
+
+@operation(destructive=True)
+def remove_alias(
+    ws: Workspace, name: str, force: bool = False, dry_run: bool = False, actor: str = ACTOR_CLI
+) -> dict[str, Any]:
+    """Remove one alias; the data is untouched.
+
+    Refuses (LastNameError) to remove the last name through which a project's
+    data is reachable unless ``force``, saying what would become unreachable.
+    ``dry_run`` runs every check and returns what would be removed, changing nothing
+    (what a confirmation prompt shows).
+    """
+    info = get_alias(ws, name)
+    if not info["in_qdrant"]:
+        raise AliasNotFound(
+            f"{name} is registered but Qdrant has no such alias; "
+            "`wqm project doctor --fix` clears the stale record."
+        )
+    physical = info["collection_name"]
+    if info["last_name"] and not force:
+        where = f" of the project at {info['project_path']}" if info["project_path"] else ""
+        raise LastNameError(
+            f"{name} is the last name of the data{where} ({physical}, {info['points']} points); "
+            "removing it would leave that data unreachable, so pass --force to do it anyway."
+        )
+    result: dict[str, Any] = {
+        "removed": info,
+        "collection_name": physical,
+        "remaining_names": info["other_names"],
+        "change_id": None,
+        "status": "dry_run" if dry_run else "removed",
+    }
+    if not dry_run:
+        record = ws.aliases.switch_sync(
+            [AliasChange(name, None, expected=physical)],
+            actor=actor,
+            reason="remove-alias",
+            force=force,
+        )
+        result["change_id"] = record.id if record else None
+    return result
+
+
+@operation(read_only=True)
+def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The audit log of alias changes, newest first, optionally for one name."""
+    if limit < 1:
+        raise InvalidArgument(f"The limit must be at least 1, got {limit}.")
+    return ws.aliases.history(name, limit)
+
+
+def _undo_steps(change: ChangeRecord) -> list[str]:
+    steps = []
+    for op in reversed(change.operations):
+        alias, before, after = op["alias"], op["before"], op["after"]
+        if before is None:
+            steps.append(f"Remove {alias} (now reaching {after}).")
+        elif after is None:
+            steps.append(f"Restore {alias} -> {before}.")
+        else:
+            steps.append(f"Re-point {alias} from {after} back to {before}.")
+    return steps
+
+
+@operation()
+def undo(
+    ws: Workspace,
+    force: bool = False,
+    dry_run: bool = False,
+    change_id: int | None = None,
+    actor: str = ACTOR_CLI,
+) -> dict[str, Any]:
+    """Revert the most recent alias change in one atomic switch (itself logged and undoable).
+
+    ``dry_run`` only describes it; ``change_id`` makes the undo conditional on that
+    change still being the most recent one (what a confirmation prompt showed).
+    """
+    last = ws.state.last_undoable_change()
+    if last is None:
+        raise AliasNotFound("There is no alias change to undo.")
+    if change_id is not None and last.id != change_id:
+        raise PreconditionFailed(
+            f"The most recent change is now {last.id}, not {change_id}; "
+            "nothing was undone: look again and retry."
+        )
+    summary = {"change": last.to_dict(), "steps": _undo_steps(last)}
+    if dry_run:
+        return {**summary, "status": "dry_run"}
+    record = ws.aliases.undo_sync(actor=actor, force=force)
+    return {**summary, "status": "undone", "undo_change": record.to_dict()}
+
+
+@operation()
+def doctor(ws: Workspace, fix: bool = False) -> dict[str, Any]:
+    """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
+
+    Returns ``{"ok", "problems", "remaining"}``; ``ok`` is False while problems remain.
+    """
+    report = ws.aliases.reconcile_sync(fix=fix)
+    return {**report.to_dict(), "remaining": len(report.remaining)}
+
+
+@operation(read_only=True)
+def stale_aliases(ws: Workspace, days: int = 30) -> list[dict[str, Any]]:
+    """Aliases not used by a search for ``days`` days (never used: counted from creation)."""
+    if days < 0:
+        raise InvalidArgument(f"--days must be 0 or more, got {days}.")
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=days)
+    names: dict[str, list[str]] = {}
+    stale = []
+    for alias in ws.aliases.list_aliases_sync():
+        last = alias.last_used_at or alias.created_at or now
+        if last > cutoff:
+            continue
+        physical = alias.collection_name
+        if physical not in names:
+            names[physical] = ws.aliases.names_of_collection(physical)
+        others = [n for n in names[physical] if n != alias.alias_name]
+        stale.append(
+            {
+                **alias.to_dict(),
+                "unused_days": (now - last).days,
+                "last_name": not others,
+                "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"
+                + ("" if others else " --force"),
+            }
+        )
+    return stale

@@ -1,0 +1,102 @@
+"""The workspace: engine, registry and models for one data directory.
+
+A ``Workspace`` is what every operation receives. It opens the stores (through
+the seed's ``QdrantWorkspaceClient``), loads the embedding models once per
+process on first use, and answers "which project is this folder, and where is
+its data" (``project()``), applying an identity change automatically when the
+project's current name does not reach its data yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qdrant_client import QdrantClient
+
+from ..config import Settings
+from ..core.client import QdrantWorkspaceClient
+from ..core.collection_aliases import AliasManager
+from ..core.identity import detect_identity
+from ..core.state import SQLiteStateManager
+from ..embed.dense import DenseEmbedder, get_dense_embedder
+from ..embed.sparse import SparseEmbedder
+from . import migration
+from .projects import ProjectContext, locate_project
+
+
+class Workspace:
+    """Engine, registry and models for one data directory."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.storage = QdrantWorkspaceClient(self.settings)
+        self._dense: DenseEmbedder | None = None
+        self._sparse: SparseEmbedder | None = None
+        self._models_lock = threading.Lock()
+        self._announced: set[str] = set()
+
+    def open(self) -> Workspace:
+        """Open both stores and recover pending alias changes."""
+        self.storage.initialize_sync()
+        return self
+
+    def close(self) -> None:
+        """Flush usage and close the stores."""
+        self.storage.close_sync()
+
+    @property
+    def client(self) -> QdrantClient:
+        """The qdrant-client object."""
+        return self.storage.client
+
+    @property
+    def state(self) -> SQLiteStateManager:
+        """The SQLite registry."""
+        return self.storage.state_manager
+
+    @property
+    def aliases(self) -> AliasManager:
+        """The alias manager."""
+        return self.storage.aliases
+
+    @property
+    def dense(self) -> DenseEmbedder:
+        """The dense embedder (the model loads once per process, on first use)."""
+        with self._models_lock:
+            if self._dense is None:
+                self._dense = get_dense_embedder(
+                    self.settings.model_path,
+                    device=self.settings.device,
+                    backend=self.settings.embed_backend,
+                    cache_dir=self.settings.model_cache_dir,
+                )
+            return self._dense
+
+    @property
+    def sparse(self) -> SparseEmbedder:
+        """The BM25 sparse embedder."""
+        with self._models_lock:
+            if self._sparse is None:
+                self._sparse = SparseEmbedder()
+            return self._sparse
+
+    def project(
+        self, path: str | Path | None = None, *, auto_migrate: bool | None = None
+    ) -> ProjectContext:
+        """The project at ``path`` (default: the configured project, else the working directory).
+
+        When the project's current name reaches no data but an earlier identity
+        of the same root does, the current name is added as an alias
+        (``created_by="auto"``) unless automatic migration is off; the notice is
+        attached to the context once per process and project.
+        """
+        target = path if path is not None else (self.settings.project_path or Path.cwd())
+        ctx = locate_project(self.aliases, detect_identity(target))
+        auto = self.settings.auto_migrate if auto_migrate is None else auto_migrate
+        if auto and ctx.physical is not None and not ctx.current_reachable:
+            notice = migration.auto_migrate(self, ctx)
+            if notice and ctx.current_name not in self._announced:
+                self._announced.add(ctx.current_name)
+                ctx.notices.append(notice)
+        return ctx
