@@ -10,7 +10,7 @@ from cogapp import Cog
 from typer.main import get_command
 
 from workspace_qdrant_mcp.cli import app
-from workspace_qdrant_mcp.config import ENVIRONMENT_VARIABLES
+from workspace_qdrant_mcp.config import ENVIRONMENT_VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COGGED = ["README.md", "docs/cli-reference.md"]
@@ -37,18 +37,59 @@ def _commands() -> list[str]:
     return found
 
 
+def _click_command(command: str) -> object:
+    node: object = get_command(app)
+    for part in command.split()[1:]:
+        node = node.commands[part]  # type: ignore[attr-defined]
+    return node
+
+
 @pytest.mark.parametrize("command", _commands())
 def test_every_command_is_documented_and_has_help(command: str) -> None:
     reference = (ROOT / "docs/cli-reference.md").read_text()
     assert f"## {command}\n" in reference
     section = reference.split(f"## {command}\n", 1)[1].split("\n## ", 1)[0]
-    usage_and_help = [line for line in section.splitlines() if line.strip()]
-    assert len(usage_and_help) >= 4, f"{command} has no help text"
+    help_text = (getattr(_click_command(command), "help", None) or "").strip()
+    assert help_text, f"{command} has no help text"
+    first_line = " ".join(help_text.splitlines()[0].split())
+    assert first_line in " ".join(section.split()), f"{command}'s help is not in the reference"
 
 
 @pytest.mark.parametrize("variable", sorted(ENVIRONMENT_VARIABLES))
 def test_every_setting_is_documented(variable: str) -> None:
+    """README's table is generated from ENVIRONMENT_VARIABLES; CONFIGURATION.md is prose."""
     assert f"`{variable}`" in (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs/CONFIGURATION.md").read_text()
+    assert f"### `{variable}`\n" in guide, f"{variable} has no section in docs/CONFIGURATION.md"
+    section = guide.split(f"### `{variable}`\n", 1)[1].split("\n### ", 1)[0]
+    assert len(section.split()) >= 8, f"{variable}'s section in docs/CONFIGURATION.md is empty"
+
+
+class _Recorder(dict[str, str]):
+    """An environment that remembers every variable the settings code asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
+
+
+def test_every_variable_read_is_a_documented_setting() -> None:
+    """The settings code reads exactly the documented variables (a new one must be listed)."""
+    env = _Recorder()
+    Settings.from_env(env)
+    assert env.asked == set(ENVIRONMENT_VARIABLES)
 
 
 def test_every_mcp_tool_is_documented() -> None:

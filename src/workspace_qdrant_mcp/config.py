@@ -17,7 +17,7 @@ import platformdirs
 
 from .core.errors import ConfigError
 
-#: Every environment variable wqm reads, with what it sets (documented in docs/CONFIGURATION.md).
+#: Every environment variable wqm reads, with what it sets (each explained in docs/CONFIGURATION.md).
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_DATA_DIR": "data directory (registry, embedded Qdrant store, service socket and log)",
     "WQM_CACHE_DIR": "cache directory for derived files such as the ONNX export of the model",
@@ -45,6 +45,15 @@ def _parse_bool(name: str, value: str) -> bool:
     if low in _FALSE:
         return False
     raise ConfigError(f"{name}={value!r} is not a boolean; use 1 or 0.")
+
+
+def _parse_folder(value: str) -> Path:
+    """A folder setting made absolute now, against the directory the command runs in.
+
+    Resolved once here, in the caller: the workspace service runs in ``/``, so a
+    relative path handed to it would name another folder.
+    """
+    return Path(os.path.abspath(os.path.expanduser(value.strip())))
 
 
 def _parse_int(name: str, value: str, minimum: int) -> int:
@@ -116,15 +125,15 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         if env.get("WQM_DATA_DIR"):
-            values["data_dir"] = Path(env["WQM_DATA_DIR"]).expanduser()
+            values["data_dir"] = _parse_folder(env["WQM_DATA_DIR"])
         if env.get("WQM_CACHE_DIR"):
-            values["cache_dir"] = Path(env["WQM_CACHE_DIR"]).expanduser()
+            values["cache_dir"] = _parse_folder(env["WQM_CACHE_DIR"])
         if env.get("QDRANT_URL"):
             values["qdrant_url"] = env["QDRANT_URL"].strip()
         if env.get("QDRANT_API_KEY"):
             values["qdrant_api_key"] = env["QDRANT_API_KEY"]
         if env.get("WQM_MODEL_PATH"):
-            values["model_path"] = Path(env["WQM_MODEL_PATH"]).expanduser()
+            values["model_path"] = _parse_folder(env["WQM_MODEL_PATH"])
         if env.get("WQM_DEVICE"):
             values["device"] = env["WQM_DEVICE"].strip()
         if env.get("WQM_EMBED_BACKEND"):
@@ -141,7 +150,7 @@ class Settings:
         if env.get("WQM_AUTO_MIGRATE"):
             values["auto_migrate"] = _parse_bool("WQM_AUTO_MIGRATE", env["WQM_AUTO_MIGRATE"])
         if env.get("WQM_PROJECT_PATH"):
-            values["project_path"] = Path(env["WQM_PROJECT_PATH"]).expanduser()
+            values["project_path"] = _parse_folder(env["WQM_PROJECT_PATH"])
         if env.get("WQM_SERVICE"):
             mode = env["WQM_SERVICE"].strip().lower()
             if mode not in {"auto", "off"}:

@@ -158,12 +158,12 @@ class ServiceBackend:
             with contextlib.suppress(Exception):
                 _exchange(sock, next(self._ids), "shutdown", {}, None)
             sock.close()
-            self._wait_for_exit(float(info.get("pid") or 0))
+            self._wait_for_exit()
             return None
         self.service_info = info
         return sock
 
-    def _wait_for_exit(self, pid: float, timeout: float = 15.0) -> None:
+    def _wait_for_exit(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and read_pid_info(self.paths) is not None:
             time.sleep(0.05)

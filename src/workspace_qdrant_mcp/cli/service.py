@@ -81,14 +81,18 @@ def stop() -> None:
 @service_app.command("logs")
 def logs(
     lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines."),
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
     """Print the end of the service log."""
     path = ServicePaths.for_settings(Settings.from_env()).log_file
-    if not path.exists():
-        console.print(f"No service log yet ({path}).")
-        return
-    for line in path.read_text(errors="replace").splitlines()[-lines:]:
-        typer.echo(line)
+    tail = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+    if fmt is TextFormat.json:
+        print_json({"log": str(path), "exists": path.exists(), "lines": tail})
+    elif not path.exists():
+        console.print(f"No service log yet ({path}).", markup=False)
+    else:
+        for line in tail:
+            typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
@@ -53,7 +53,7 @@ from .errors import (
     StoreError,
 )
 from .naming import is_opaque_physical_name, new_physical_name, validate_name
-from .state import ChangeRecord, SQLiteStateManager, load_json, utc_now
+from .state import AuditRow, ChangeRecord, SQLiteStateManager, load_json, utc_now
 
 
 class _Any:
@@ -64,6 +64,27 @@ class _Any:
 
 
 ANY: Final = _Any()
+
+
+class AliasRow(TypedDict):
+    """A registered alias as JSON: what it reaches, who made it, and its use."""
+
+    alias_name: str
+    collection_name: str
+    created_at: str | None
+    created_by: str
+    metadata: dict[str, Any]
+    hit_count: int
+    last_used_at: str | None
+
+
+class ProblemRow(TypedDict):
+    """A reconcile finding as JSON."""
+
+    kind: str
+    name: str
+    detail: str
+    fixed: bool
 
 
 @dataclass
@@ -82,7 +103,7 @@ class CollectionAlias:
         if self.created_at is None:
             self.created_at = datetime.now(UTC)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AliasRow:
         """JSON-ready form with the keys the CLI promises."""
         return {
             "alias_name": self.alias_name,
@@ -117,9 +138,9 @@ class Problem:
     detail: str
     fixed: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ProblemRow:
         """JSON-ready form."""
-        return dict(self.__dict__)
+        return {"kind": self.kind, "name": self.name, "detail": self.detail, "fixed": self.fixed}
 
 
 @dataclass
@@ -138,9 +159,9 @@ class ReconcileReport:
         """True when registry and Qdrant agree (after fixes)."""
         return not self.remaining
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"ok": self.ok, "problems": [p.to_dict() for p in self.problems]}
+    def problem_rows(self) -> list[ProblemRow]:
+        """Every problem found, as JSON."""
+        return [p.to_dict() for p in self.problems]
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -282,6 +303,8 @@ class AliasManager:
     ) -> bool:
         """Make ``alias_name`` reach ``collection_name`` (idempotent; re-pointing needs ``force``).
 
+        Returns True once the alias reaches the collection; a refusal raises.
+
         ``old_collection``/``new_collection`` are the seed's spelling of the same
         two arguments: the old name becomes an alias of the new one.
         """
@@ -289,14 +312,14 @@ class AliasManager:
         target = collection_name if collection_name is not None else new_collection
         if alias is None or target is None:
             raise InvalidArgument("create_alias needs an alias name and a collection name.")
-        change = self.switch_sync(
+        self.switch_sync(
             [AliasChange(alias, target)],
             actor=created_by,
             reason=reason,
             metadata=metadata,
             force=force,
         )
-        return change is not None or self.resolve_sync(alias) is not None
+        return True
 
     async def delete_alias(
         self,
@@ -715,7 +738,7 @@ class AliasManager:
         self._cache_generation = None
         return report
 
-    def history(self, alias_name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def history(self, alias_name: str | None = None, limit: int = 200) -> list[AuditRow]:
         """The audit log, newest first."""
         self._ready()
         return [event.to_dict() for event in self.state_manager.events(alias_name, limit)]
@@ -725,6 +748,7 @@ __all__ = [
     "ANY",
     "AliasChange",
     "AliasManager",
+    "AliasRow",
     "CollectionAlias",
     "Problem",
     "ReconcileReport",

@@ -15,14 +15,23 @@ from __future__ import annotations
 import os
 import signal
 
+from .errors import ConfigError
+
 STEPS = ("after_intent", "after_collection", "after_qdrant", "after_done")
 
 _armed: str | None = None
 
 
 def arm(step: str | None) -> None:
-    """Make the process die at ``step`` (None disarms)."""
+    """Make the process die at ``step`` (None disarms).
+
+    An unknown step is refused: a misspelt fault point would never fire, and the
+    crash test relying on it would pass without testing anything.
+    """
     global _armed
+    if step and step not in STEPS:
+        raise ConfigError(f"WQM_FAULT_POINT={step!r} is not a known step; use one of "
+                          f"{', '.join(STEPS)}.")
     _armed = step or None
 
 

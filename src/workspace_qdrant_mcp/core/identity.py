@@ -86,6 +86,9 @@ _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 _PUBLIC_SSH_USER = "git"
 _URL_LIKE_WORD = re.compile(r"[^\s'\"`<>()]*(?:://|@)[^\s'\"`<>()]*")
 
+#: Forges whose repositories are always ``owner/repo`` (or deeper): one level names an owner.
+_OWNER_REPO_FORGES = frozenset({"github.com", "gitlab.com", "bitbucket.org"})
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _HELP_FORMS = "use a form like https://host/owner/repo, git@host:owner/repo or /abs/path/repo"
 
 
@@ -221,7 +224,14 @@ def _parse(url: str) -> tuple[str, list[str]]:
     if scp is None:
         raise _invalid("has no host (a relative path cannot name a project)")
     _, host, path = scp
-    return _canonical_host(host), _segments(path)
+    # A query or fragment is never part of a repository path, and may carry a token.
+    return _canonical_host(host), _segments(_QUERY_OR_FRAGMENT.split(path, maxsplit=1)[0])
+
+
+def _check_forge_depth(host: str, segments: list[str]) -> None:
+    """On forges whose repositories are ``owner/repo``, one path level names no repository."""
+    if host in _OWNER_REPO_FORGES and len(segments) < 2:
+        raise _invalid(f"names no repository ({host} paths are owner/repo)")
 
 
 def canonicalize_remote(url: str) -> str:
@@ -236,6 +246,7 @@ def canonicalize_remote(url: str) -> str:
     """
     try:
         host, segments = _parse(url)
+        _check_forge_depth(host, segments)
     except _Unparseable as exc:
         raise InvalidRemoteURL(f"Remote URL {exc.reason}; {_HELP_FORMS}.") from None
     return "/".join([host, *segments])
@@ -273,7 +284,7 @@ def sanitize_remote_url(url: str) -> str:
         return text
     userinfo, host, path = scp
     user = _PUBLIC_SSH_USER + "@" if userinfo == _PUBLIC_SSH_USER else ""
-    return f"{user}{host}:{path}"
+    return f"{user}{host}:{_QUERY_OR_FRAGMENT.split(path, maxsplit=1)[0]}"
 
 
 def _short_hash(text: str, length: int) -> str:
@@ -493,8 +504,11 @@ def detect_identity(path: str | Path) -> ProjectIdentity:
     if remote is None:
         return ProjectIdentity(root=root, path_name=path_name)
     raw = get_remote_url(root, remote)
+    if not raw.strip():  # `git remote add origin ""`: a remote that names nothing
+        return ProjectIdentity(root=root, path_name=path_name)
     try:
         host, segments = _parse(_resolve_local_remote(raw, root))
+        _check_forge_depth(host, segments)
     except _Unparseable as exc:
         raise InvalidRemoteURL(
             f"The URL of remote '{remote}' {exc.reason}; fix it with "

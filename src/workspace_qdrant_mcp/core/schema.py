@@ -8,19 +8,6 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 DENSE_DIM = 384
 
-#: Payload fields every point carries.
-PAYLOAD_FIELDS = (
-    "path",
-    "language",
-    "start_line",
-    "end_line",
-    "content",
-    "content_hash",
-    "chunk_index",
-    "project_id",
-    "source",
-)
-
 SOURCE_FILE = "file"
 SOURCE_NOTE = "note"
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import RegistryError, SchemaTooNew
 
@@ -168,6 +168,21 @@ class ProjectRecord:
     updated_at: str
 
 
+class AuditRow(TypedDict):
+    """One audit log row as JSON."""
+
+    id: int
+    at: str
+    action: str
+    alias_name: str
+    before: str | None
+    after: str | None
+    actor: str
+    reason: str | None
+    pid: int
+    change_id: int | None
+
+
 @dataclass(frozen=True)
 class AliasEvent:
     """One row of the append-only audit log."""
@@ -183,9 +198,20 @@ class AliasEvent:
     pid: int
     change_id: int | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AuditRow:
         """Plain JSON-ready form."""
-        return dict(self.__dict__)
+        return {
+            "id": self.id,
+            "at": self.at,
+            "action": self.action,
+            "alias_name": self.alias_name,
+            "before": self.before,
+            "after": self.after,
+            "actor": self.actor,
+            "reason": self.reason,
+            "pid": self.pid,
+            "change_id": self.change_id,
+        }
 
 
 @dataclass(frozen=True)

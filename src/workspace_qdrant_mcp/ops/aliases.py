@@ -34,6 +34,17 @@ from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import (
+    AliasInfo,
+    AliasRow,
+    DoctorReport,
+    HistoryEvent,
+    RemoveResult,
+    StaleAlias,
+    SwitchedAlias,
+    SwitchResult,
+    UndoResult,
+)
 
 _KEYS = frozenset({"alias", "target", "expected"})
 
@@ -61,7 +72,7 @@ def alias_switch(
     force: bool = False,
     actor: str = ACTOR_CLI,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> SwitchResult:
     """Apply ``changes`` (create, re-point or delete aliases) in one atomic step.
 
     Returns ``{"status": "applied", "change_id", "operations"}`` where
@@ -80,7 +91,7 @@ def alias_switch(
     )
     if record is None:
         return {"status": "nothing_to_do", "change_id": None, "operations": []}
-    operations = [
+    operations: list[SwitchedAlias] = [
         {"alias": op["alias"], "before": op["before"], "after": op["after"]}
         for op in record.operations
     ]
@@ -88,7 +99,7 @@ def alias_switch(
 
 
 @operation(read_only=True, mcp_tool="list_aliases")
-def list_aliases(ws: Workspace, collection: str | None = None) -> list[dict[str, Any]]:
+def list_aliases(ws: Workspace, collection: str | None = None) -> list[AliasRow]:
     """Registered aliases, newest first; with ``collection``, only those reaching its data."""
     aliases = ws.aliases.list_aliases_sync()
     if collection is not None:
@@ -98,10 +109,11 @@ def list_aliases(ws: Workspace, collection: str | None = None) -> list[dict[str,
 
 
 @operation(read_only=True)
-def get_alias(ws: Workspace, name: str) -> dict[str, Any]:
+def get_alias(ws: Workspace, name: str) -> AliasInfo:
     """One alias with what removing it would leave: the other names of its data."""
     alias = ws.aliases.get_alias_sync(name)
     live = store.live_aliases(ws.client)
+    info: AliasRow
     if alias is not None:
         info = alias.to_dict()
     elif name in live:  # made outside wqm: Qdrant knows it, the registry does not
@@ -122,7 +134,12 @@ def get_alias(ws: Workspace, name: str) -> dict[str, Any]:
     data = describe_data(ws, physical) if name in live else None
     others = [n for n in (data["names"] if data else []) if n != name]
     return {
-        **info,
+        "alias_name": info["alias_name"],
+        "created_at": info["created_at"],
+        "created_by": info["created_by"],
+        "metadata": info["metadata"],
+        "hit_count": info["hit_count"],
+        "last_used_at": info["last_used_at"],
         "collection_name": physical,
         "registered": alias is not None,
         "in_qdrant": name in live,
@@ -136,7 +153,7 @@ def get_alias(ws: Workspace, name: str) -> dict[str, Any]:
 @operation(destructive=True)
 def remove_alias(
     ws: Workspace, name: str, force: bool = False, dry_run: bool = False, actor: str = ACTOR_CLI
-) -> dict[str, Any]:
+) -> RemoveResult:
     """Remove one alias; the data is untouched.
 
     Refuses (LastNameError) to remove the last name through which a project's
@@ -157,7 +174,7 @@ def remove_alias(
             f"{name} is the last name of the data{where} ({physical}, {info['points']} points); "
             "removing it would leave that data unreachable, so pass --force to do it anyway."
         )
-    result: dict[str, Any] = {
+    result: RemoveResult = {
         "removed": info,
         "collection_name": physical,
         "remaining_names": info["other_names"],
@@ -176,7 +193,7 @@ def remove_alias(
 
 
 @operation(read_only=True)
-def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
     """The audit log of alias changes, newest first, optionally for one name."""
     if limit < 1:
         raise InvalidArgument(f"The limit must be at least 1, got {limit}.")
@@ -203,7 +220,7 @@ def undo(
     dry_run: bool = False,
     change_id: int | None = None,
     actor: str = ACTOR_CLI,
-) -> dict[str, Any]:
+) -> UndoResult:
     """Revert the most recent alias change in one atomic switch (itself logged and undoable).
 
     ``dry_run`` only describes it; ``change_id`` makes the undo conditional on that
@@ -217,32 +234,34 @@ def undo(
             f"The most recent change is now {last.id}, not {change_id}; "
             "nothing was undone: look again and retry."
         )
-    summary = {"change": last.to_dict(), "steps": _undo_steps(last)}
+    change, steps = last.to_dict(), _undo_steps(last)
     if dry_run:
-        return {**summary, "status": "dry_run"}
+        return {"change": change, "steps": steps, "status": "dry_run"}
     record = ws.aliases.undo_sync(actor=actor, force=force)
-    return {**summary, "status": "undone", "undo_change": record.to_dict()}
+    return {"change": change, "steps": steps, "status": "undone",
+            "undo_change": record.to_dict()}
 
 
 @operation()
-def doctor(ws: Workspace, fix: bool = False) -> dict[str, Any]:
+def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
     Returns ``{"ok", "problems", "remaining"}``; ``ok`` is False while problems remain.
     """
     report = ws.aliases.reconcile_sync(fix=fix)
-    return {**report.to_dict(), "remaining": len(report.remaining)}
+    return {"ok": report.ok, "problems": report.problem_rows(),
+            "remaining": len(report.remaining)}
 
 
 @operation(read_only=True)
-def stale_aliases(ws: Workspace, days: int = 30) -> list[dict[str, Any]]:
+def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
     """Aliases not used by a search for ``days`` days (never used: counted from creation)."""
     if days < 0:
         raise InvalidArgument(f"--days must be 0 or more, got {days}.")
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=days)
     names: dict[str, list[str]] = {}
-    stale = []
+    stale: list[StaleAlias] = []
     for alias in ws.aliases.list_aliases_sync():
         last = alias.last_used_at or alias.created_at or now
         if last > cutoff:
@@ -251,9 +270,16 @@ def stale_aliases(ws: Workspace, days: int = 30) -> list[dict[str, Any]]:
         if physical not in names:
             names[physical] = ws.aliases.names_of_collection(physical)
         others = [n for n in names[physical] if n != alias.alias_name]
+        row = alias.to_dict()
         stale.append(
             {
-                **alias.to_dict(),
+                "alias_name": row["alias_name"],
+                "collection_name": row["collection_name"],
+                "created_at": row["created_at"],
+                "created_by": row["created_by"],
+                "metadata": row["metadata"],
+                "hit_count": row["hit_count"],
+                "last_used_at": row["last_used_at"],
                 "unused_days": (now - last).days,
                 "last_name": not others,
                 "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"

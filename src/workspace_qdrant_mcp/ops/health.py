@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import Ping
 
 
 @operation(read_only=True)
-def ping(ws: Workspace) -> dict[str, Any]:
+def ping(ws: Workspace) -> Ping:
     """A cheap round trip: the workspace is open and says where its data lives."""
     return {"ok": True, "engine": ws.settings.engine_description()}

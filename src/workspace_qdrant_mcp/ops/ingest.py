@@ -39,6 +39,7 @@ from ..workspace.points import chunk_point_id, embedding_text, file_filter, make
 from ..workspace.projects import ProjectContext, ensure_project_collection
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import IngestResult, SkippedFile
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -119,7 +120,7 @@ class _Run:
         self.indexed: dict[str, _Indexed] = {}
         self.emit: Progress = progress or (lambda _event: None)
         self.skipped: Counter[str] = Counter()
-        self.skip_details: list[dict[str, str]] = []
+        self.skip_details: list[SkippedFile] = []
         self.batch: list[tuple[_FileJob, Chunk, dict[str, Any]]] = []
         self.chunks_written = 0
         self.chunks_total = 0
@@ -196,7 +197,7 @@ class _Run:
 @operation(takes_project=True, timeout="long")
 def ingest(
     ws: Workspace, project_path: str | None = None, progress: Progress | None = None
-) -> dict[str, Any]:
+) -> IngestResult:
     """Index the project at ``project_path`` (default: the current project), incrementally.
 
     Returns counts of files seen/indexed/unchanged/deleted/skipped (with reasons),
@@ -255,7 +256,7 @@ def ingest(
     deleted = len(gone)
     seconds = time.perf_counter() - started
     skipped_total = sum(run.skipped.values())
-    result = {
+    result: IngestResult = {
         "project_root": str(ctx.root),
         "collection": run.name,
         "git": listing.git,

@@ -26,6 +26,7 @@ from ..workspace.projects import ProjectContext, ensure_project_collection
 from ..workspace.routing import choose_collection, collection_not_found, name_exists
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import NoteStored, Retrieved, RetrievedChunk
 
 NOTE_PATH_PREFIX = "notes/"
 _NOTE_NAMESPACE = uuid.UUID("0b8c4f55-2f0e-5d59-8e55-3c1f3c6b9a10")
@@ -46,7 +47,7 @@ def store_note(
     metadata: dict[str, Any] | None = None,
     collection: str | None = None,
     project_path: str | None = None,
-) -> dict[str, Any]:
+) -> NoteStored:
     """Store ``content`` as a searchable note in the project's collection (or ``collection``).
 
     Returns ``{"id", "collection", "path", "chunks", "notices"}``.
@@ -119,7 +120,7 @@ def retrieve(
     path: str | None = None,
     collection: str | None = None,
     project_path: str | None = None,
-) -> dict[str, Any]:
+) -> Retrieved:
     """A note by its id (or any chunk by its point id), or the indexed chunks of a file by path.
 
     Exactly one of ``document_id`` and ``path`` is required; ``path`` is relative to
@@ -184,7 +185,7 @@ def _scroll(ws: Workspace, name: str, key: str, value: str) -> list[qm.Record]:
             return found
 
 
-def _chunk(record: qm.Record) -> dict[str, Any]:
+def _chunk(record: qm.Record) -> RetrievedChunk:
     payload = dict(record.payload or {})
     return {
         "id": str(record.id),
@@ -196,7 +197,7 @@ def _chunk(record: qm.Record) -> dict[str, Any]:
     }
 
 
-def stitch(chunks: list[dict[str, Any]]) -> str:
+def stitch(chunks: list[RetrievedChunk]) -> str:
     """Join ordered chunks back into text, dropping the lines overlapping chunks repeat."""
     parts: list[str] = []
     last_end = 0

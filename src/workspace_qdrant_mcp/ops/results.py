@@ -3,11 +3,17 @@
 They are ``TypedDict``s, so a result IS the JSON object (``--format json`` and
 the wire format are exactly these keys) while mypy checks both the operation
 that builds it and the front end that reads it.
+
+Rows that the core already defines (an alias, an audit event, a doctor
+finding) are re-exported here under the names front ends use.
 """
 
 from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
+
+from ..core.collection_aliases import AliasRow, ProblemRow
+from ..core.state import AuditRow
 
 
 class NameState(TypedDict):
@@ -121,18 +127,6 @@ class Retrieved(TypedDict):
     notices: list[str]
 
 
-class AliasRow(TypedDict):
-    """A registered alias with who made it and its use."""
-
-    alias_name: str
-    collection_name: str
-    created_at: str | None
-    created_by: str
-    metadata: dict[str, Any]
-    hit_count: int
-    last_used_at: str | None
-
-
 class AliasInfo(AliasRow):
     """``get_alias``: an alias and what removing it would leave."""
 
@@ -170,19 +164,7 @@ class SwitchResult(TypedDict):
     operations: list[SwitchedAlias]
 
 
-class HistoryEvent(TypedDict):
-    """One row of the audit log."""
-
-    id: int
-    at: str
-    action: str
-    alias_name: str
-    before: str | None
-    after: str | None
-    actor: str
-    reason: str | None
-    pid: int
-    change_id: int | None
+HistoryEvent = AuditRow
 
 
 class UndoResult(TypedDict):
@@ -194,20 +176,11 @@ class UndoResult(TypedDict):
     undo_change: NotRequired[dict[str, Any]]
 
 
-class Problem(TypedDict):
-    """One disagreement ``doctor`` found."""
-
-    kind: str
-    name: str
-    detail: str
-    fixed: bool
-
-
 class DoctorReport(TypedDict):
     """``doctor``: problems found, fixed and remaining."""
 
     ok: bool
-    problems: list[Problem]
+    problems: list[ProblemRow]
     remaining: int
 
 
@@ -224,3 +197,27 @@ class Ping(TypedDict):
 
     ok: bool
     engine: str
+
+
+__all__ = [
+    "AliasInfo",
+    "AliasRow",
+    "DoctorReport",
+    "HistoryEvent",
+    "IngestResult",
+    "NameState",
+    "NoteStored",
+    "Ping",
+    "ProblemRow",
+    "RemoveResult",
+    "Retrieved",
+    "RetrievedChunk",
+    "SearchHit",
+    "SearchResult",
+    "SkippedFile",
+    "StaleAlias",
+    "StatusResult",
+    "SwitchResult",
+    "SwitchedAlias",
+    "UndoResult",
+]

@@ -30,6 +30,7 @@ from ..core.errors import InvalidArgument, StoreError
 from ..workspace.routing import choose_collection, collection_not_found, name_exists
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import SearchHit, SearchResult
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_LIMIT = 100
@@ -204,7 +205,7 @@ def search(
     limit: int = 10,
     path_glob: str | None = None,
     language: str | None = None,
-) -> dict[str, Any]:
+) -> SearchResult:
     """Search the project's index (or ``collection``) for ``query``.
 
     ``mode`` is hybrid (dense + BM25, RRF fusion), dense or sparse; ``path_glob``
@@ -233,7 +234,7 @@ def search(
         # an unknown name must still be reported as such, not as "no results".
         raise collection_not_found(ws, name, project_path)
     ws.aliases.record_use(name)
-    results = []
+    results: list[SearchHit] = []
     for point in points:
         payload = dict(point.payload or {})
         content = str(payload.get("content", ""))

@@ -9,13 +9,12 @@ indexed ``path`` field, so no payload is transferred.
 
 from __future__ import annotations
 
-from typing import Any
-
 from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..workspace.workspace import Workspace
 from .registry import operation
+from .results import StatusResult
 
 #: Upper bound of distinct paths counted (far above any real project).
 MAX_FILES = 1_000_000
@@ -26,10 +25,10 @@ def _source_is(source: str) -> qm.Filter:
 
 
 @operation("status", takes_project=True, read_only=True, mcp_tool="workspace_status")
-def workspace_status(ws: Workspace, project_path: str | None = None) -> dict[str, Any]:
+def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusResult:
     """Project root, names (current one marked), physical collection, counts, engine, registry."""
     ctx = ws.project(project_path)
-    result: dict[str, Any] = {
+    result: StatusResult = {
         "project_root": str(ctx.root),
         "current_name": ctx.current_name,
         "remote": ctx.identity.remote_url_display,

@@ -290,7 +290,7 @@ def _setup_logging(paths: ServicePaths) -> None:
     os.chmod(paths.log_file, 0o600)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     """Run the service for the data directory named by the environment (``WQM_DATA_DIR``)."""
     settings = Settings.from_env()
     try:
