@@ -88,10 +88,11 @@ def score(found: list[Span], query: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_package(package: str, wqm: Any, embed: Callable[[list[str]], Any], cache: Path,
-                cap: int, seed: int, latencies: dict[str, list[float]]) -> dict[str, Any]:
+                cap: int, seed: int, latencies: dict[str, list[float]],
+                with_tests: bool) -> dict[str, Any]:
     """Index one package with both systems and run its queries; its figures and query records."""
-    stats = build_devset.build_package(package, cache)
-    target = cache / "devset" / package
+    stats = build_devset.build_package(package, cache, with_tests=with_tests)
+    target = build_devset.set_dir(package, cache, with_tests)
     repo = target / "repo"
     all_queries = build_devset.load_queries(target / "queries.jsonl")
     queries = sample(all_queries, cap, seed)
@@ -166,6 +167,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         "label": args.label, "env": env, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "versions": versions(), "wqm": wqm_adapter.describe(env),
         "limit": LIMIT, "max_queries": args.max_queries, "seed": args.seed,
+        "corpus": "library+tests" if args.with_tests else "library",
         "sdists": {p: list(build_devset.PACKAGES[p][:2]) for p in packages},
     }
     if results["wqm"]["unknown_variables"]:
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
             embed(["warm up"])
             for package in packages:
                 packs.append(run_package(package, wqm, embed, args.cache, args.max_queries,
-                                         args.seed, latencies))
+                                         args.seed, latencies, args.with_tests))
         finally:
             wqm.close()
     records = [r for p in packs for r in p.pop("records")]
@@ -258,7 +260,8 @@ def render(results: Mapping[str, Any]) -> str:
     cap = results["max_queries"]
     lines = [
         f"Run `{results['label']}` on {results['date']}, wqm {results['wqm']['wqm_commit']}"
-        + (f", variables {env}" if env else ", default settings") + f"; {results['seconds']:.0f} s"
+        + (f", variables {env}" if env else ", default settings")
+        + f", corpus {results.get('corpus', 'library')}; {results['seconds']:.0f} s"
         f", load average {results['machine']['loadavg']} before and {results['loadavg_after']}"
         " after (shared 2-core machine).",
         "",
@@ -304,6 +307,10 @@ def render(results: Mapping[str, Any]) -> str:
     lines.append(f"| all | {tot['lines']:,} | {tot['wc']} | {tot['ws']:.1f} | "
                  f"{tot['wc'] / tot['ws']:.1f} | {tot['lines'] / tot['ws']:.0f} | {tot['nc']} | "
                  f"{tot['ns']:.1f} | {tot['ws'] / tot['ns']:.2f} |")
+    skipped = {n: p["ingest"]["wqm"].get("skipped", 0) for n, p in packs.items()}
+    if any(skipped.values()):
+        lines += ["", "wqm skipped files (not indexed, so their targets cannot be found): "
+                  + ", ".join(f"{n} {k}" for n, k in skipped.items() if k) + "."]
     ms = results["search_ms"]
     lines += ["", "wqm search latency p50 / p95: " + ", ".join(
         f"{m} {ms[m]['p50']:.0f} / {ms[m]['p95']:.0f} ms" for m in MODES if m in ms) + "."]
@@ -329,6 +336,10 @@ def compare(spec_a: str, spec_b: str) -> str:
         return json.loads(Path(path).read_text()), system, [mode] if mode else list(MODES)
 
     (a, sys_a, modes_a), (b, sys_b, modes_b) = load(spec_a), load(spec_b)
+    warning = []
+    if a.get("corpus", "library") != b.get("corpus", "library"):
+        warning = ["", (f"Warning: the corpora differ ({a.get('corpus', 'library')} against "
+                   f"{b.get('corpus', 'library')}); the figures are not comparable.")]
     if len(modes_a) == len(modes_b):
         pairs = list(zip(modes_a, modes_b, strict=True))
     elif len(modes_a) == 1:
@@ -355,7 +366,7 @@ def compare(spec_a: str, spec_b: str) -> str:
             lines.append(f"| {scope} | {sys_a}/{ma} | {sys_b}/{mb} | {p['n']} | {p['mrr_a']:.3f} | "
                          f"{p['mrr_b']:.3f} | {_ci(p)} | {p['b_better']} / {p['a_better']} | "
                          f"{p['b_only']} / {p['a_only']} | {ha:.2f} | {hb:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + warning)
 
 
 def write_docs(results: Mapping[str, Any], command: str, doc: Path = DOC) -> None:
@@ -368,7 +379,10 @@ def write_docs(results: Mapping[str, Any], command: str, doc: Path = DOC) -> Non
         "a result on the function's file whose lines overlap it. attrs, httpx and jinja2 are the "
         "development set; click is a check set nobody tunes on. The naive baseline "
         "(`bench/quality/naive.py`) is 50-line windows, the same MiniLM model, plain BM25 with "
-        "English stopwords and RRF (k = 60), brute force."), "",
+        "English stopwords and RRF (k = 60), brute force. `--with-tests` keeps the packages' "
+         "tests in the corpus (a harder variant); `--env KEY=VALUE` runs a settings variant; "
+         "`--compare A.json B.json` pairs two runs query by query (the run below is "
+         "`bench/results/quality-today.json`)."), "",
         "```sh", command, "```", "",
         render(results), "", DOC_END])
     text = doc.read_text() if doc.exists() else ""
@@ -391,6 +405,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                         help="a wqm setting for this run (repeatable)")
     parser.add_argument("--sets", default="dev,check", help="dev, check or both (default)")
     parser.add_argument("--packages", help="only these packages of the sets (comma-separated)")
+    parser.add_argument("--with-tests", action="store_true",
+                        help="keep each package's tests in the corpus (a harder variant)")
     parser.add_argument("--max-queries", type=int, default=300, help="per package (sampled)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=build_devset.CACHE)
@@ -420,7 +436,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     report = render(results)
     print(report)
     if args.write_docs:
-        flags = " ".join(f"--env {k}={v}" for k, v in results["env"].items())
+        flags = " ".join([f"--env {k}={v}" for k, v in results["env"].items()]
+                         + (["--with-tests"] if results.get("corpus") == "library+tests" else []))
         write_docs(results, f"python bench/bench_quality.py --label {results['label']}"
                    + (f" {flags}" if flags else ""))
         print(f"updated {DOC}", file=sys.stderr)

@@ -277,3 +277,29 @@ def test_naive_windows_and_bm25() -> None:
     assert index.search("where is the zebra", vector, "sparse") == [("a.py", 51, 100)]
     assert index.search("the of and", vector, "sparse") == []  # stopwords only
     assert index.search("zebra", vector, "hybrid")[0] == ("a.py", 51, 100)
+
+
+def test_ids_are_unique_for_a_property_getter_and_setter() -> None:
+    source = '''class Response:
+    @property
+    def encoding(self):
+        """Return the encoding used to decode the body into text."""
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value):
+        """Set the encoding used to decode the body into text."""
+        self._encoding = value
+'''
+    _, queries, _ = bd.build_queries("local", {"m.py": source})
+    assert [q.id for q in queries] == ["local:m.py:Response.encoding",
+                                       "local:m.py:Response.encoding#2"]
+    assert [q.targets[0]["start_line"] for q in queries] == [2, 6]
+
+
+@pytest.mark.parametrize("path, is_test", [
+    ("tests/test_api.py", True), ("src/pkg/testing/util.py", True), ("conftest.py", True),
+    ("test_x.py", True), ("src/pkg/tests.py", False), ("src/pkg/contest.py", False),
+])
+def test_test_paths(path: str, is_test: bool) -> None:
+    assert bd.is_test_path(path) is is_test
