@@ -316,6 +316,23 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quality:end -->"
+
+
+def keep_quality_section(document: str, previous: str) -> str:
+    """``document`` with the "Search quality" section of ``previous`` carried over.
+
+    ``bench/bench_quality.py --write-docs`` owns that section (its run takes
+    ~10 minutes, so it is not one of the benches run here); it goes back
+    before "Per bench", where that script puts it.
+    """
+    if QUALITY_START not in previous or QUALITY_END not in previous:
+        return document
+    section = QUALITY_START + previous.split(QUALITY_START, 1)[1].split(QUALITY_END, 1)[0]
+    head, sep, tail = document.partition("\n## Per bench")
+    return head.rstrip("\n") + "\n\n" + section + QUALITY_END + "\n" + sep + tail
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benches (or load saved figures) and write the document; return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -343,7 +360,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.save_json:
         args.save_json.write_text(json.dumps(results, indent=1, default=str))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results))
+    previous = args.output.read_text() if args.output.exists() else ""
+    args.output.write_text(keep_quality_section(render(results), previous))
     print(f"wrote {args.output}")
     failed = [n for n, e in results["benches"].items() if not e.get("ok")]
     if failed:
