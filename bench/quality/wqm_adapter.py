@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from workspace_qdrant_mcp.api import Workspace
 from workspace_qdrant_mcp.config import ENVIRONMENT_VARIABLES, Settings
 from workspace_qdrant_mcp.embed.dense import get_dense_embedder
-from workspace_qdrant_mcp.ingest.pipeline import ingest
-from workspace_qdrant_mcp.search import search
+from workspace_qdrant_mcp.ops.ingest import ingest
+from workspace_qdrant_mcp.ops.search import search
+from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 Span = tuple[str, int, int]
 SRC = Path(__file__).resolve().parents[2] / "src"
