@@ -131,7 +131,7 @@ def library_steps(ws: Any, repo: Path, physical: str, reps: int) -> dict[str, An
         assert result["status"] == "applied", result
         applies.append(seconds)
         new_name = result["new_name"]
-        seconds, _ = timed(lambda: alias_ops.undo(ws))
+        seconds, _ = timed(lambda: alias_ops.undo(ws, str(repo)))
         undos.append(seconds)
     am = ws.aliases
     for _ in range(reps):

@@ -134,7 +134,7 @@ def test_auto_migration_through_workspace_project(ws: Workspace, make_repo: Fact
 def test_auto_migration_respects_an_undo(ws: Workspace, make_repo: Factory) -> None:
     repo, data = _migrated_project(ws, make_repo)
     identity.apply_plan(ws, identity.plan_update_remote(ws, str(repo)))
-    assert alias_ops.undo(ws)["status"] == "undone"
+    assert alias_ops.undo(ws, str(repo))["status"] == "undone"
     ctx = ws.project(repo)
     assert ctx.notices == [] and not ctx.current_reachable and ctx.names == [data["name"]]
     assert REMOTE_NAME not in store.live_aliases(ws.client)

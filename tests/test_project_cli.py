@@ -171,7 +171,7 @@ def test_every_refusal_exits_1_with_one_line(
     assert out["last_force"].returncode == 0
     assert "reachable under no name" in out["last_force"].stdout
     assert (out["list"].returncode, out["list"].stdout) == (0, "No collection aliases found.\n")
-    _one_error(out["undo"], "There is no alias change to undo.")
+    _one_error(out["undo"], "There is no alias change of the project at ")
     _one_error(out["old_path"], f"No data is known under the old path {tmp_path / 'gone'}")
 
 
@@ -197,7 +197,7 @@ def test_declined_confirmation_and_dry_runs_change_nothing(
     plan = json.loads(path_dry.stdout)
     assert (plan["status"], plan["reason"], plan["old_name"]) == (
         "ready", "path_moved", data["name"])
-    undo_dry = run_wqm("project", "undo", "--dry-run")
+    undo_dry = run_wqm("project", "undo", "--dry-run", "-p", str(repo))
     assert undo_dry.returncode == 0
     assert undo_dry.stdout.endswith(f"  Remove _second (now reaching {data['physical']}).\n")
     assert snapshot(settings) == before
@@ -220,10 +220,11 @@ def test_token_in_remote_never_shows_and_history_undo(
     assert [(e["action"], e["alias_name"], e["actor"], e["reason"]) for e in events] == [
         ("create", "_github_com_u_r", "cli", "remote_added"),
         ("create", data["name"], "ingest", "create project collection")]
-    undone = run_wqm("project", "undo")
+    undone = run_wqm("project", "undo", "-p", str(repo))
     assert undone.returncode == 0, undone.stderr
     assert undone.stdout == (
-        f"Undo change 2 (remote_added, by cli at {events[0]['at'][:16].replace('T', ' ')}):\n"
+        f"Undo change 2 of the project at {repo} "
+        f"(remote_added, by cli at {events[0]['at'][:16].replace('T', ' ')}):\n"
         f"  Remove _github_com_u_r (now reaching {data['physical']}).\n"
         "Undone: change 2 was reverted by change 3 (`wqm project undo` again redoes it).\n")
     table = run_wqm("project", "history", "_github_com_u_r", env=WIDE)

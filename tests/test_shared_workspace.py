@@ -108,7 +108,7 @@ async def test_cli_loop_cli_changes_and_mcp_server_share_one_store(
                 assert NEW_NAME in names
                 found = await server.ok("search", query="invoice total", collection=NEW_NAME)
                 assert found["results"], "search through the new name came back empty"
-                done = run_wqm("project", "undo", "--yes")
+                done = run_wqm("project", "undo", "--yes", "-p", str(repo))
                 assert done.returncode == 0, done.stderr
                 changes += 1
                 names = {a["alias_name"] for a in (await server.ok("list_aliases"))["aliases"]}

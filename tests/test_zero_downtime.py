@@ -121,7 +121,7 @@ def test_adding_a_name_and_undoing_it_never_interrupts_search(
             new_may_start.set()
 
         def undo() -> None:
-            assert alias_ops.undo(ws)["status"] == "undone"
+            assert alias_ops.undo(ws, str(repo))["status"] == "undone"
 
         spans = _run(ws, [old_log, new_log], {NEW: new_may_start}, [apply, undo])
         (_, applied), (undo_began, undone) = spans
@@ -152,7 +152,7 @@ def test_repointing_a_name_and_undoing_it_never_interrupts_search(
 
         spans = _run(ws, logs, {}, [
             lambda: identity.apply_plan(ws, plan),
-            lambda: alias_ops.undo(ws, force=True),
+            lambda: alias_ops.undo(ws, str(repo), force=True),
         ])
         assert len(spans) == 2 and _during(logs, spans) > 0
         for log in logs:

@@ -173,7 +173,7 @@ def _check_next_command_works(case: CliCrash) -> None:
                                                                            "rolled_back"}
         if case.kind == "undo":
             # undone: undo again redoes it; not undone: undo now works
-            done = alias_ops.undo(ws)
+            done = alias_ops.undo(ws, str(case.repo))
             assert done["status"] == "undone"
             assert (case.remote_name in ws.aliases.names_of_collection(case.physical or "")) == (
                 case.applied)

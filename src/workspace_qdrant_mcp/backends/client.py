@@ -162,10 +162,12 @@ class WorkspaceClient:
         """The audit log, newest first."""
         return cast(list[HistoryEvent], self.call("history", name=name, limit=limit))
 
-    def undo(self, *, force: bool = False, dry_run: bool = False,
-             change_id: int | None = None) -> UndoResult:
-        """Revert the most recent alias change."""
-        result = self.call("undo", force=force, dry_run=dry_run, change_id=change_id)
+    def undo(self, *, project_path: PathArg = None, all: bool = False,
+             change_id: int | None = None, force: bool = False, dry_run: bool = False
+             ) -> UndoResult:
+        """Revert an alias change: ``change_id``, else the project's latest (``all``: any's)."""
+        result = self.call("undo", project_path=_path(project_path), all=all,
+                           change_id=change_id, force=force, dry_run=dry_run)
         return cast(UndoResult, result)
 
     def doctor(self, fix: bool = False) -> DoctorReport:

@@ -149,25 +149,33 @@ def history(
 
 @project_app.command("undo")
 def undo(
+    project_path: Path | None = PROJECT_PATH,
+    all_projects: bool = typer.Option(False, "--all", help="Undo the latest change of any "
+                                      "project, not only this one's."),
+    change: int | None = typer.Option(None, "--change", min=1, help="Undo this change "
+                                      "(its number in `wqm project history`)."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     force: bool = typer.Option(False, "--force", help="Undo even if that leaves data reachable "
                                "under no name."),
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
-    """Revert the most recent alias change in one atomic step (itself logged; undo again redoes).
+    """Revert the project's latest alias change in one atomic step (undo again redoes it).
 
-    Asks on a terminal unless --yes; off a terminal it proceeds. Exit 1 when there
-    is nothing to undo or another change came first.
+    Acts on the current project's changes unless --all or --change N, and names
+    the project before it changes anything. Asks on a terminal unless --yes; off
+    a terminal it proceeds. Exit 1 when there is nothing to undo or another
+    change came first.
     """
     with client() as c:
-        preview = c.undo(dry_run=True)
+        preview = c.undo(project_path=project_path, all=all_projects, change_id=change,
+                         dry_run=True)
         render.undo_preview(preview, fmt, dry_run)
         if dry_run:
             return
         if not render.confirm_on_terminal("Undo this change?", yes):
             render.cancelled()
-        result = c.undo(force=force, change_id=preview["change"]["id"])
+        result = c.undo(change_id=preview["change"]["id"], force=force)
     render.undone(result, fmt)
 
 

@@ -251,8 +251,9 @@ def undo_preview(preview: UndoResult, fmt: TextFormat, dry_run: bool) -> None:
             print_json(preview)
         return
     change = preview["change"]
-    console.print(f"Undo change {change['id']} ({change['reason'] or change['kind']}, by "
-                  f"{change['actor']} at {_when(change['created_at'])}):", markup=False)
+    owner = f" of the project at {preview['project']}" if preview.get("project") else ""
+    console.print(f"Undo change {change['id']}{owner} ({change['reason'] or change['kind']}, "
+                  f"by {change['actor']} at {_when(change['created_at'])}):", markup=False)
     for step in preview["steps"]:
         console.print(f"  {step}", markup=False)
 

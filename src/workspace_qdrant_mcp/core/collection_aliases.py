@@ -33,16 +33,26 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, Final, TypedDict
+from typing import Any
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from . import faults, locks, store
+from .alias_types import (
+    ANY,
+    AliasChange,
+    AliasRow,
+    CollectionAlias,
+    Problem,
+    ReconcileReport,
+    _Any,
+    _parse_time,
+    names_reaching,
+    touches,
+)
 from .errors import (
     AliasConflict,
     AliasNotFound,
@@ -50,135 +60,18 @@ from .errors import (
     InvalidArgument,
     LastNameError,
     PreconditionFailed,
+    RegistryError,
     StoreError,
 )
 from .naming import is_opaque_physical_name, new_physical_name, validate_name
 from .state import AuditRow, ChangeRecord, SQLiteStateManager, load_json, utc_now
 
 
-class _Any:
-    """Sentinel: no precondition on an alias's current target."""
-
-    def __repr__(self) -> str:
-        return "ANY"
-
-
-ANY: Final = _Any()
-
-
-class AliasRow(TypedDict):
-    """A registered alias as JSON: what it reaches, who made it, and its use."""
-
-    alias_name: str
-    collection_name: str
-    created_at: str | None
-    created_by: str
-    metadata: dict[str, Any]
-    hit_count: int
-    last_used_at: str | None
-
-
-class ProblemRow(TypedDict):
-    """A reconcile finding as JSON."""
-
-    kind: str
-    name: str
-    detail: str
-    fixed: bool
-
-
-@dataclass
-class CollectionAlias:
-    """A registered alias: a logical name and the physical collection it reaches."""
-
-    alias_name: str
-    collection_name: str
-    created_at: datetime | None = None
-    created_by: str = "system"
-    metadata: dict[str, Any] | None = None
-    hit_count: int = 0
-    last_used_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.created_at is None:
-            self.created_at = datetime.now(UTC)
-
-    def to_dict(self) -> AliasRow:
-        """JSON-ready form with the keys the CLI promises."""
-        return {
-            "alias_name": self.alias_name,
-            "collection_name": self.collection_name,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "created_by": self.created_by,
-            "metadata": self.metadata or {},
-            "hit_count": self.hit_count,
-            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class AliasChange:
-    """One step of an atomic switch: point ``alias`` at ``target`` (None removes it).
-
-    ``expected`` is the compare-and-swap precondition on the alias's current
-    target (None: the alias must not exist; ``ANY``: no precondition).
-    """
-
-    alias: str
-    target: str | None
-    expected: str | None | _Any = ANY
-
-
-@dataclass
-class Problem:
-    """One disagreement found by ``reconcile``."""
-
-    kind: str
-    name: str
-    detail: str
-    fixed: bool = False
-
-    def to_dict(self) -> ProblemRow:
-        """JSON-ready form."""
-        return {"kind": self.kind, "name": self.name, "detail": self.detail, "fixed": self.fixed}
-
-
-@dataclass
-class ReconcileReport:
-    """What ``reconcile`` found and, with ``fix=True``, repaired."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def remaining(self) -> list[Problem]:
-        """Problems still present after the run."""
-        return [p for p in self.problems if not p.fixed]
-
-    @property
-    def ok(self) -> bool:
-        """True when registry and Qdrant agree (after fixes)."""
-        return not self.remaining
-
-    def problem_rows(self) -> list[ProblemRow]:
-        """Every problem found, as JSON."""
-        return [p.to_dict() for p in self.problems]
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    parsed = datetime.fromisoformat(text)
-    # seed-era rows hold naive UTC (SQLite CURRENT_TIMESTAMP); compare safely with ours
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def names_reaching(live: dict[str, str], physical: str, exists: bool = True) -> list[str]:
-    """Names that reach ``physical`` in the alias table ``live``: its aliases, sorted, after
-    its own name when it is a logical one (an adopted collection) and ``exists``."""
-    names = sorted(a for a, c in live.items() if c == physical)
-    if exists and not is_opaque_physical_name(physical):
-        names.insert(0, physical)
-    return names
+def _cause(exc: BaseException) -> str:
+    """The part of a registry error that says what went wrong (e.g. "database or disk is full")."""
+    text = str(exc)
+    inner = text.split(": ", 1)[1] if ": " in text else text
+    return inner.split(";", 1)[0].rstrip(".")
 
 
 class AliasManager:
@@ -394,7 +287,7 @@ class AliasManager:
                 self.state_manager.finish_change(change_id, "abandoned")
                 raise
             faults.reach("after_qdrant")
-            self._complete(change_id, operations, actor, reason, metadata)
+            self._complete_or_explain(change_id, operations, actor, reason, metadata)
             faults.reach("after_done")
             return self.state_manager.get_change(change_id)
 
@@ -507,31 +400,101 @@ class AliasManager:
             events.append((action, alias, before, after))
         self.state_manager.complete_change(change_id, rows, events, actor=actor, reason=reason)
 
+    def _complete_or_explain(
+        self,
+        change_id: int,
+        operations: list[dict[str, Any]],
+        actor: str,
+        reason: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        """Record a change Qdrant already made; if the registry cannot, say what state it is in.
+
+        The intent row stays pending, so the next command (any command settles
+        pending changes first) records it once the registry can be written again.
+        """
+        try:
+            self._complete(change_id, operations, actor, reason, metadata)
+        except RegistryError as exc:
+            raise RegistryError(
+                f"Change {change_id} was applied to Qdrant, but the registry could not record "
+                f"it ({_cause(exc)}); once the registry can be written again (free some disk "
+                "space), the next wqm command records it: there is nothing to redo."
+            ) from None
+
+    def settle(self) -> list[Problem]:
+        """Finish or roll back changes a crash or a failed write left pending (cheap if none).
+
+        Every operation runs this first, so whatever state a failure left, the next
+        command converges to "applied and recorded" or "not applied".
+        """
+        self.state_manager.initialize_sync()
+        if not self.state_manager.has_pending_changes():
+            return []
+        with locks.exclusive(self.lock_path):
+            problems = self._recover_pending()
+        self._cache_generation = None
+        return problems
+
     async def undo(self, *, actor: str = "cli", force: bool = False) -> ChangeRecord:
         """Revert the most recent alias change in one atomic switch (itself logged)."""
         return self.undo_sync(actor=actor, force=force)
 
-    def undo_sync(self, *, actor: str = "cli", force: bool = False) -> ChangeRecord:
-        """Synchronous twin of ``undo``."""
+    def undoable(
+        self, change_id: int | None = None, scope: Collection[str] | None = None
+    ) -> ChangeRecord:
+        """The change an undo would revert: ``change_id``, else the newest one touching ``scope``.
+
+        ``scope`` holds names and collections (a project's); None means any change.
+        Pending changes are settled first, so the answer reflects what happened.
+        """
         self._ready()
-        last = self.state_manager.last_undoable_change()
-        if last is None:
-            raise AliasNotFound("There is no alias change to undo.")
-        inverse = [
-            AliasChange(op["alias"], op["before"], expected=op["after"])
-            for op in reversed(last.operations)
-        ]
-        record = self.switch_sync(
-            inverse,
-            actor=actor,
-            reason=f"undo of change {last.id}",
-            metadata={"undo_of": last.id},
-            force=force,
-            kind="undo",
-            undo_of=last.id,
-        )
+        self.settle()
+        candidates = self.state_manager.undoable_changes()
+        if change_id is not None:
+            for change in candidates:
+                if change.id == change_id:
+                    return change
+            raise AliasNotFound(
+                f"Change {change_id} cannot be undone (it does not exist, was already "
+                "undone, or is not an alias change); `wqm project history` lists the changes."
+            )
+        for change in candidates:
+            if scope is None or touches(change, scope):
+                return change
+        raise AliasNotFound("There is no alias change to undo.")
+
+    def undo_sync(
+        self,
+        *,
+        actor: str = "cli",
+        force: bool = False,
+        change_id: int | None = None,
+        scope: Collection[str] | None = None,
+    ) -> ChangeRecord:
+        """Synchronous twin of ``undo``; ``change_id``/``scope`` pick the change (see ``undoable``).
+
+        The choice and the switch happen under the alias lock, so another writer
+        cannot slip in between; the switch's preconditions are the undone change's
+        "after" state, so an undo of a change that later changes overtook is refused.
+        """
+        with locks.exclusive(self.lock_path):
+            change = self.undoable(change_id, scope)
+            inverse = [
+                AliasChange(op["alias"], op["before"], expected=op["after"])
+                for op in reversed(change.operations)
+            ]
+            record = self.switch_sync(
+                inverse,
+                actor=actor,
+                reason=f"undo of change {change.id}",
+                metadata={"undo_of": change.id},
+                force=force,
+                kind="undo",
+                undo_of=change.id,
+            )
         if record is None:  # pragma: no cover - CAS makes a no-op undo impossible
-            raise PreconditionFailed("The last change is no longer in effect; nothing to undo.")
+            raise PreconditionFailed("That change is no longer in effect; nothing to undo.")
         return record
 
     async def create_project_collection(
@@ -563,8 +526,13 @@ class AliasManager:
         payload_indexes: dict[str, qm.PayloadSchemaType] | None = None,
         actor: str = "system",
         metadata: dict[str, Any] | None = None,
+        exist_ok: bool = False,
     ) -> str:
-        """Synchronous twin of ``create_project_collection``; returns the physical name."""
+        """Synchronous twin of ``create_project_collection``; returns the physical name.
+
+        With ``exist_ok``, a name that already reaches a collection (another
+        process made it a moment ago) returns that collection instead of failing.
+        """
         self._ready()
         validate_name(logical_name, "collection name")
         client = self.qdrant_client
@@ -572,6 +540,8 @@ class AliasManager:
             self._recover_pending()
             live = store.live_aliases(client)
             collections = store.collection_names(client)
+            if exist_ok and live.get(logical_name) in collections:
+                return live[logical_name]  # another process created it first: use that one
             if logical_name in live or logical_name in collections:
                 raise AliasConflict(f"The name {logical_name!r} is already in use.")
             physical = new_physical_name()

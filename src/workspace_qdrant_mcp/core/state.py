@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from .errors import RegistryError, SchemaTooNew
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .requests import current_request_id
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -34,124 +36,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-_BASE_SCHEMA: list[str] = [
-    """
-    CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
-    """,
-    """
-    INSERT INTO registry_meta(key, value) VALUES ('alias_generation', '0')
-    """,
-    """
-    CREATE TABLE alias_changes (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                created_at TEXT NOT NULL,
-                finished_at TEXT,
-                status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'abandoned', 'rolled_back')),
-                kind TEXT NOT NULL,
-                operations TEXT NOT NULL,
-                actor TEXT NOT NULL,
-                reason TEXT,
-                metadata TEXT,
-                pid INTEGER NOT NULL,
-                undo_of INTEGER REFERENCES alias_changes(id),
-                undone_by INTEGER REFERENCES alias_changes(id)
-            )
-    """,
-    """
-    CREATE INDEX idx_alias_changes_status ON alias_changes(status)
-    """,
-    """
-    CREATE TABLE alias_events (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                at TEXT NOT NULL,
-                action TEXT NOT NULL,
-                alias_name TEXT NOT NULL,
-                before TEXT,
-                after TEXT,
-                actor TEXT NOT NULL,
-                reason TEXT,
-                pid INTEGER NOT NULL,
-                change_id INTEGER REFERENCES alias_changes(id)
-            )
-    """,
-    """
-    CREATE INDEX idx_alias_events_alias ON alias_events(alias_name)
-    """,
-    """
-    CREATE TRIGGER alias_events_append_only_update BEFORE UPDATE ON alias_events
-                BEGIN SELECT RAISE(ABORT, 'alias_events is append-only'); END
-    """,
-    """
-    CREATE TRIGGER alias_events_append_only_delete BEFORE DELETE ON alias_events
-                BEGIN SELECT RAISE(ABORT, 'alias_events is append-only'); END
-    """,
-    """
-    CREATE TABLE projects (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                physical_collection TEXT NOT NULL UNIQUE,
-                root_path TEXT NOT NULL,
-                canonical_remote TEXT,
-                path_name TEXT,
-                remote_name TEXT,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL
-            )
-    """,
-    """
-    CREATE INDEX idx_projects_root ON projects(root_path)
-    """,
-    """
-    CREATE TABLE project_names (
-                name TEXT PRIMARY KEY,
-                project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-                kind TEXT NOT NULL CHECK (kind IN ('path', 'remote', 'other')),
-                canonical_remote TEXT,
-                root_path TEXT,
-                added_at TEXT NOT NULL
-            )
-    """,
-    """
-    CREATE INDEX idx_project_names_project ON project_names(project_id)
-    """,
-]
-
-
-def _migration_1(conn: sqlite3.Connection) -> None:
-    """Base schema; adopts a seed-era ``collection_aliases`` table by adding the usage columns."""
-    existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if "collection_aliases" in existing:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(collection_aliases)")}
-        if "hit_count" not in columns:
-            conn.execute(
-                "ALTER TABLE collection_aliases ADD COLUMN hit_count INTEGER NOT NULL DEFAULT 0"
-            )
-        if "last_used_at" not in columns:
-            conn.execute("ALTER TABLE collection_aliases ADD COLUMN last_used_at TEXT")
-    else:
-        conn.execute(
-            """CREATE TABLE collection_aliases (
-                alias_name TEXT PRIMARY KEY,
-                collection_name TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                created_by TEXT NOT NULL DEFAULT 'system',
-                metadata TEXT,
-                hit_count INTEGER NOT NULL DEFAULT 0,
-                last_used_at TEXT
-            )"""
-        )
-    conn.execute(
-        "CREATE INDEX IF NOT EXISTS idx_collection_aliases_collection "
-        "ON collection_aliases(collection_name)"
-    )
-    for statement in _BASE_SCHEMA:
-        conn.execute(statement)
-
-
-#: Ordered, numbered migrations. Append only; never edit a released one.
-MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
-    (1, "base schema: aliases with usage, audit log, intents, projects", _migration_1),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -166,6 +50,13 @@ class ProjectRecord:
     remote_name: str | None
     created_at: str
     updated_at: str
+    root_commits: str | None = None
+
+    @property
+    def commits(self) -> frozenset[str]:
+        """The root commit(s) recorded for the project's repository (empty: unknown)."""
+        loaded = load_json(self.root_commits)
+        return frozenset(loaded) if isinstance(loaded, list) else frozenset()
 
 
 class AuditRow(TypedDict):
@@ -230,6 +121,7 @@ class ChangeRecord:
     pid: int
     undo_of: int | None
     undone_by: int | None
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
@@ -420,11 +312,15 @@ class SQLiteStateManager:
         metadata: dict[str, Any] | None,
         undo_of: int | None = None,
     ) -> int:
-        """Record an intended change as pending (committed before Qdrant is touched)."""
+        """Record an intended change as pending (committed before Qdrant is touched).
+
+        The id of the request being served (``core/requests.py``) is recorded with
+        it, so the client that sent the request can ask what became of it.
+        """
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO alias_changes(created_at, status, kind, operations, actor, reason, "
-                "metadata, pid, undo_of) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                "metadata, pid, undo_of, request_id) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     utc_now(),
                     kind,
@@ -434,6 +330,7 @@ class SQLiteStateManager:
                     _dump(metadata),
                     os.getpid(),
                     undo_of,
+                    current_request_id(),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -459,9 +356,12 @@ class SQLiteStateManager:
             ).fetchone()
             if status is None or status["status"] != "pending":
                 return
+            is_undo = status["undo_of"] is not None
             for alias, collection, created_at, created_by, metadata in registry_rows:
                 if collection is None:
-                    conn.execute("DELETE FROM collection_aliases WHERE alias_name = ?", (alias,))
+                    _retire_alias_row(conn, alias, now)
+                    continue
+                if is_undo and _restore_alias_row(conn, alias, collection):
                     continue
                 conn.execute(
                     "INSERT INTO collection_aliases(alias_name, collection_name, created_at, "
@@ -503,13 +403,32 @@ class SQLiteStateManager:
         row = self._query_one("SELECT * FROM alias_changes WHERE id = ?", (change_id,))
         return _change(row) if row else None
 
+    def undoable_changes(self, limit: int = 1000) -> list[ChangeRecord]:
+        """Applied changes not undone yet, newest first (an undo may itself be undone)."""
+        rows = self._query(
+            "SELECT * FROM alias_changes WHERE status = 'done' AND undone_by IS NULL "
+            "AND kind IN ('alias', 'undo') ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_change(row) for row in rows]
+
     def last_undoable_change(self) -> ChangeRecord | None:
         """The most recent applied change that has not been undone (undo of undo is allowed)."""
-        row = self._query_one(
-            "SELECT * FROM alias_changes WHERE status = 'done' AND undone_by IS NULL "
-            "AND kind IN ('alias', 'undo') ORDER BY id DESC LIMIT 1"
+        found = self.undoable_changes(limit=1)
+        return found[0] if found else None
+
+    def changes_of_request(self, request_id: str) -> list[ChangeRecord]:
+        """The changes recorded while serving ``request_id``, oldest first."""
+        rows = self._query(
+            "SELECT * FROM alias_changes WHERE request_id = ? ORDER BY id", (request_id,)
         )
-        return _change(row) if row else None
+        return [_change(row) for row in rows]
+
+    def has_pending_changes(self) -> bool:
+        """True when a change's intent is recorded but its outcome is not (cheap)."""
+        return self._query_one(
+            "SELECT 1 AS one FROM alias_changes WHERE status = 'pending' LIMIT 1"
+        ) is not None
 
     def append_events(
         self, events: Sequence[tuple[str, str, str | None, str | None]], actor: str, reason: str
@@ -643,6 +562,38 @@ class SQLiteStateManager:
         return [row["name"] for row in rows]
 
 
+def _retire_alias_row(conn: sqlite3.Connection, alias: str, now: str) -> None:
+    """Remove an alias's row, keeping it as a tombstone that an undo can restore."""
+    conn.execute(
+        "INSERT OR REPLACE INTO alias_tombstones(alias_name, collection_name, created_at, "
+        "created_by, metadata, hit_count, last_used_at, removed_at) SELECT alias_name, "
+        "collection_name, created_at, created_by, metadata, hit_count, last_used_at, ? "
+        "FROM collection_aliases WHERE alias_name = ?",
+        (now, alias),
+    )
+    conn.execute("DELETE FROM collection_aliases WHERE alias_name = ?", (alias,))
+
+
+def _restore_alias_row(conn: sqlite3.Connection, alias: str, collection: str) -> bool:
+    """An undo puts an alias back as it was: who made it, why, and its use. False: no record."""
+    updated = conn.execute(
+        "UPDATE collection_aliases SET collection_name = ? WHERE alias_name = ?",
+        (collection, alias),
+    )
+    if updated.rowcount:
+        return True
+    restored = conn.execute(
+        "INSERT INTO collection_aliases(alias_name, collection_name, created_at, created_by, "
+        "metadata, hit_count, last_used_at) SELECT alias_name, ?, created_at, created_by, "
+        "metadata, hit_count, last_used_at FROM alias_tombstones WHERE alias_name = ?",
+        (collection, alias),
+    )
+    if not restored.rowcount:
+        return False
+    conn.execute("DELETE FROM alias_tombstones WHERE alias_name = ?", (alias,))
+    return True
+
+
 def _bump_generation(conn: sqlite3.Connection) -> None:
     """Tell every process's alias cache that the alias table changed (same transaction)."""
     conn.execute(
@@ -691,4 +642,5 @@ def _change(row: sqlite3.Row) -> ChangeRecord:
         pid=row["pid"],
         undo_of=row["undo_of"],
         undone_by=row["undone_by"],
+        request_id=row["request_id"],
     )

@@ -22,13 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..core import store
-from ..core.collection_aliases import ANY, AliasChange
+from ..core.alias_types import ANY, AliasChange
 from ..core.errors import (
     AliasConflict,
     AliasNotFound,
     InvalidArgument,
     LastNameError,
-    PreconditionFailed,
 )
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
@@ -213,32 +212,66 @@ def _undo_steps(change: ChangeRecord) -> list[str]:
     return steps
 
 
-@operation()
+def _project_scope(ws: Workspace, project_path: str | None) -> tuple[set[str], str]:
+    """The names and collections of the project at ``project_path``, and its root for messages."""
+    ctx = ws.project(project_path, auto_migrate=False)
+    scope = set(ctx.names) | set(ctx.identity.names)
+    if ctx.physical is not None:
+        scope.add(ctx.physical)
+        record = ws.state.project_by_collection(ctx.physical)
+        if record is not None:
+            scope.update(ws.state.names_of_project(record.id))
+    return scope, str(ctx.root)
+
+
+def _owner(ws: Workspace, change: ChangeRecord) -> str | None:
+    """The root of the project a change belongs to, as recorded (None: not a project's)."""
+    recorded = (change.metadata or {}).get("project_path")
+    if isinstance(recorded, str):
+        return recorded
+    for op in change.operations:
+        for physical in (op["before"], op["after"]):
+            record = ws.state.project_by_collection(physical) if physical else None
+            if record is not None:
+                return record.root_path
+    return None
+
+
+@operation(takes_project=True)
 def undo(
     ws: Workspace,
+    project_path: str | None = None,
+    all: bool = False,
+    change_id: int | None = None,
     force: bool = False,
     dry_run: bool = False,
-    change_id: int | None = None,
     actor: str = ACTOR_CLI,
 ) -> UndoResult:
-    """Revert the most recent alias change in one atomic switch (itself logged and undoable).
+    """Revert an alias change in one atomic switch (itself logged and undoable).
 
-    ``dry_run`` only describes it; ``change_id`` makes the undo conditional on that
-    change still being the most recent one (what a confirmation prompt showed).
+    Which change: ``change_id`` if given; else the most recent change of the
+    project at ``project_path`` (a change that moved one of its names, or a name
+    to or from its data); with ``all``, the most recent change of any project.
+    ``dry_run`` only describes it. The result names the project the change
+    belongs to, so a confirmation can say what it will touch.
     """
-    last = ws.state.last_undoable_change()
-    if last is None:
-        raise AliasNotFound("There is no alias change to undo.")
-    if change_id is not None and last.id != change_id:
-        raise PreconditionFailed(
-            f"The most recent change is now {last.id}, not {change_id}; "
-            "nothing was undone: look again and retry."
-        )
-    change, steps = last.to_dict(), _undo_steps(last)
+    scope: set[str] | None = None
+    where = "any project"
+    if change_id is None and not all:
+        scope, root = _project_scope(ws, project_path)
+        where = f"the project at {root}"
+    try:
+        chosen = ws.aliases.undoable(change_id, scope)
+    except AliasNotFound:
+        if change_id is not None:
+            raise
+        hint = "" if all else "; `wqm project undo --all` undoes the latest change of any project"
+        raise AliasNotFound(f"There is no alias change of {where} to undo{hint}.") from None
+    change, steps, owner = chosen.to_dict(), _undo_steps(chosen), _owner(ws, chosen)
     if dry_run:
-        return {"change": change, "steps": steps, "status": "dry_run"}
-    record = ws.aliases.undo_sync(actor=actor, force=force)
-    return {"change": change, "steps": steps, "status": "undone",
+        return {"change": change, "steps": steps, "status": "dry_run", "project": owner}
+    record = ws.aliases.undo_sync(actor=actor, force=force, change_id=chosen.id)
+    return {"change": change, "steps": steps, "status": "undone", "project": owner,
             "undo_change": record.to_dict()}
 
 

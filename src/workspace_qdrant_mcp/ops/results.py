@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-from ..core.collection_aliases import AliasRow, ProblemRow
+from ..core.alias_types import AliasRow, ProblemRow
 from ..core.state import AuditRow
 
 
@@ -173,6 +173,7 @@ class UndoResult(TypedDict):
     change: dict[str, Any]
     steps: list[str]
     status: str
+    project: str | None
     undo_change: NotRequired[dict[str, Any]]
 
 

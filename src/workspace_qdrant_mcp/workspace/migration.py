@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import store
-from ..core.collection_aliases import AliasChange
+from ..core.alias_types import AliasChange
 from ..core.errors import AliasConflict, PreconditionFailed
 from ..core.identity import PATH_NAME_PREFIX, ProjectIdentity, detect_identity
 from ..core.schema import payload_indexes, sparse_vectors_config, vectors_config

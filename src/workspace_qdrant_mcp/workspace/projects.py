@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core import schema, store
-from ..core.collection_aliases import AliasManager, names_reaching
+from ..core.alias_types import names_reaching
+from ..core.collection_aliases import AliasManager
 from ..core.errors import AliasConflict
 from ..core.identity import ProjectIdentity, detect_identity
 from ..core.state import SQLiteStateManager
