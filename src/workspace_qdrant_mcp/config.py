@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -47,6 +48,23 @@ def _parse_bool(name: str, value: str) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean; use 1 or 0.")
 
 
+def display_url(url: str) -> str:
+    """``url`` without user info, query or fragment: the only form of a URL wqm shows or logs.
+
+    ``http://admin:SECRET@host:6333/?api_key=x`` becomes ``http://host:6333/``.
+    Text that does not parse as a URL is shown as ``<unparsable URL>``.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
 def _parse_folder(value: str) -> Path:
     """A folder setting made absolute now, against the directory the command runs in.
 
@@ -72,7 +90,7 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("wqm")))
     cache_dir: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir("wqm")))
-    qdrant_url: str | None = None
+    qdrant_url: str | None = field(default=None, repr=False)
     qdrant_api_key: str | None = field(default=None, repr=False)
     model_path: Path | None = None
     device: str = "cpu"
@@ -110,9 +128,9 @@ class Settings:
         return bool(self.qdrant_url)
 
     def engine_description(self) -> str:
-        """Where the data lives, for humans; never includes the API key."""
+        """Where the data lives, for humans; never includes a key, password or query string."""
         if self.qdrant_url:
-            return f"server {self.qdrant_url}"
+            return f"server {display_url(self.qdrant_url)}"
         return f"embedded {self.qdrant_path}"
 
     def with_overrides(self, **values: Any) -> Settings:

@@ -19,16 +19,12 @@ class LocalBackend:
         self, settings: Settings | None = None, workspace: Workspace | None = None
     ) -> None:
         self.workspace = workspace or Workspace(settings)
-        self._opened = False
         self._lock = threading.RLock()
 
     def call(self, op: str, progress: Progress | None = None, **params: Any) -> Any:
         """Run ``op`` in-process (calls are serialised: the embedded store is not thread-safe)."""
         info = registry.get(op).describe()
         with self._lock:
-            if not self._opened:
-                self.workspace.open()
-                self._opened = True
             settings = self.workspace.settings
             params = registry.prepare_params(info, params, os.getcwd(), settings.project_path)
             return registry.run(self.workspace, op, params, progress)
@@ -40,6 +36,4 @@ class LocalBackend:
     def close(self) -> None:
         """Close the workspace."""
         with self._lock:
-            if self._opened:
-                self.workspace.close()
-                self._opened = False
+            self.workspace.close()

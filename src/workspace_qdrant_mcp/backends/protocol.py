@@ -1,10 +1,16 @@
 """The workspace service's wire protocol: length-prefixed JSON frames over a Unix socket.
 
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
-Requests: ``{"v": 1, "id": n, "op": name, "params": {...}}``. Replies for a
+Requests: ``{"v": 1, "id": n, "op": name, "params": {...}, "request_id": hex}``
+(``request_id``: chosen by the client before sending, recorded with any alias
+change the request makes, see ``core/requests.py``). Replies for a
 request: zero or more ``{"id": n, "type": "progress", "event": {...}}``, then
 exactly one ``{"id": n, "type": "result", "result": ...}`` or
 ``{"id": n, "type": "error", "error": {"class": ..., "message": ...}}``.
+
+A frame never exceeds ``MAX_FRAME_BYTES``: a reader refuses a bigger one (and
+must drop that connection: its body cannot be skipped safely), and the service
+answers with an error instead of sending a reply that big.
 
 Version 1. The handshake op ``hello`` returns the service's protocol version,
 package version and code fingerprint; a client that finds a different one asks
@@ -23,7 +29,7 @@ from typing import Any
 
 from .. import __version__
 from ..core import errors as errors_module
-from ..core.errors import ServiceError, WqmError
+from ..core.errors import ProtocolError, ServiceError, WqmError
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -33,11 +39,11 @@ _HEADER = struct.Struct(">I")
 HEADER = _HEADER
 
 
-class FrameTooLarge(Exception):
+class FrameTooLarge(ProtocolError):
     """A peer announced a frame above MAX_FRAME_BYTES."""
 
 
-class BadFrame(Exception):
+class BadFrame(ProtocolError):
     """A frame is not valid JSON or not an object."""
 
 

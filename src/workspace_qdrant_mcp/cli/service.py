@@ -65,10 +65,18 @@ def start(fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
 
 
 @service_app.command("stop")
-def stop() -> None:
-    """Stop the service (it finishes running requests; data is kept)."""
+def stop(
+    force: bool = typer.Option(False, "--force", help="Kill it at once (for a service that "
+                               "does not answer); nothing is lost."),
+) -> None:
+    """Stop the service; data is kept, and the next wqm command starts it again.
+
+    Running requests get up to 30 s to finish, then stop early (an ingest cut
+    short resumes where it left off on its next run). --force kills the service
+    at once, which also works when it hangs.
+    """
     started = time.monotonic()
-    info = stop_service(Settings.from_env())
+    info = stop_service(Settings.from_env(), force=force)
     if info is None:
         console.print("Service: not running; nothing to stop.")
     else:

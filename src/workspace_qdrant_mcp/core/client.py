@@ -9,10 +9,11 @@ before ``initialize()`` as the seed's example expects.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from qdrant_client import QdrantClient
 
-from ..config import Settings
+from ..config import Settings, display_url
 from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .errors import StoreError, StoreLocked
@@ -27,8 +28,8 @@ def open_qdrant(settings: Settings) -> QdrantClient:
             return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
         except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
             raise StoreError(
-                f"Cannot use the Qdrant server at {settings.qdrant_url}: {type(exc).__name__}; "
-                "check QDRANT_URL."
+                f"Cannot use the Qdrant server at {display_url(settings.qdrant_url)}: "
+                f"{type(exc).__name__}; check QDRANT_URL."
             ) from None
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     local_accel.install()
@@ -50,7 +51,19 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 "use the wqm CLI or MCP server (they share it through the workspace service), "
                 "or stop that process."
             ) from None
-        raise StoreError(f"Cannot open the embedded store {settings.qdrant_path}: {exc}") from None
+        raise _unreadable(settings, exc) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged store fails in many ways (JSON, pickle)
+        raise _unreadable(settings, exc) from None
+
+
+def _unreadable(settings: Settings, exc: BaseException) -> StoreError:
+    """One sentence for an embedded store that cannot be opened, with the way out."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreError(
+        f"Cannot open the embedded store {settings.qdrant_path} ({type(exc).__name__}: "
+        f"{detail[:200]}); it is damaged: move it away (the index is rebuilt by `wqm ingest`, "
+        "notes stored in it are lost) or restore it from a backup."
+    )
 
 
 class QdrantWorkspaceClient:
@@ -93,6 +106,21 @@ class QdrantWorkspaceClient:
     def engine_description(self) -> str:
         """Where the data lives (never includes a key)."""
         return self.settings.engine_description()
+
+    def replace_registry(self, keep_as: Path) -> None:
+        """Move a damaged registry file aside (to ``keep_as``) and start an empty one in its place.
+
+        Qdrant is the routing truth, so ``reconcile(fix=True)`` then adopts every
+        alias it holds; the audit history and usage counts stay in the old file.
+        """
+        self.state_manager.close_quietly()
+        path = self.settings.registry_path
+        for suffix in ("", "-wal", "-shm"):
+            source = path.with_name(path.name + suffix)
+            if source.exists():
+                source.replace(keep_as.with_name(keep_as.name + suffix))
+        self.state_manager = SQLiteStateManager(path)
+        self._aliases = None
 
     async def close(self) -> None:
         """Flush usage counts and close both stores."""

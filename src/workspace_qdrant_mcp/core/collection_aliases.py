@@ -527,11 +527,15 @@ class AliasManager:
         actor: str = "system",
         metadata: dict[str, Any] | None = None,
         exist_ok: bool = False,
+        take_over: str | None = None,
     ) -> str:
         """Synchronous twin of ``create_project_collection``; returns the physical name.
 
         With ``exist_ok``, a name that already reaches a collection (another
         process made it a moment ago) returns that collection instead of failing.
+        With ``take_over``, the name must reach exactly that collection now, and is
+        re-pointed to the new one in the same atomic step (a path name whose old
+        project moved away, given to the different project now at the path).
         """
         self._ready()
         validate_name(logical_name, "collection name")
@@ -542,11 +546,11 @@ class AliasManager:
             collections = store.collection_names(client)
             if exist_ok and live.get(logical_name) in collections:
                 return live[logical_name]  # another process created it first: use that one
-            if logical_name in live or logical_name in collections:
+            if logical_name in collections or live.get(logical_name) != take_over:
                 raise AliasConflict(f"The name {logical_name!r} is already in use.")
             physical = new_physical_name()
             operations = [
-                {"alias": logical_name, "before": None, "after": physical, "create": physical}
+                {"alias": logical_name, "before": take_over, "after": physical, "create": physical}
             ]
             change_id = self.state_manager.begin_change(
                 "collection", operations, actor, "create project collection", metadata
@@ -575,9 +579,9 @@ class AliasManager:
                             ),
                         )
                 faults.reach("after_collection")
-                store.apply_alias_operations(client, [(logical_name, None, physical)])
+                store.apply_alias_operations(client, [(logical_name, take_over, physical)])
             except StoreError:
-                self._roll_back_collection(physical, logical_name)
+                self._roll_back_collection(physical, logical_name, take_over)
                 self.state_manager.finish_change(change_id, "rolled_back")
                 raise
             faults.reach("after_qdrant")
@@ -585,11 +589,14 @@ class AliasManager:
             faults.reach("after_done")
             return physical
 
-    def _roll_back_collection(self, physical: str, logical_name: str) -> None:
+    def _roll_back_collection(
+        self, physical: str, logical_name: str, before: str | None = None
+    ) -> None:
         client = self.qdrant_client
         live = store.live_aliases(client)
         if live.get(logical_name) == physical:
-            store.apply_alias_operations(client, [(logical_name, physical, None)])
+            restore = before if before in store.collection_names(client) else None
+            store.apply_alias_operations(client, [(logical_name, physical, restore)])
         if physical in store.collection_names(client):
             store.call(
                 client,
@@ -612,9 +619,9 @@ class AliasManager:
                 self._complete(change.id, ops, change.actor, change.reason, change.metadata)
                 detail = f"change {change.id} had reached Qdrant; its record was completed"
             else:
-                creates = [op["create"] for op in ops if op.get("create")]
-                for physical in creates:
-                    self._roll_back_collection(physical, ops[0]["alias"])
+                creates = [op for op in ops if op.get("create")]
+                for op in creates:
+                    self._roll_back_collection(op["create"], op["alias"], op["before"])
                 undo = [
                     (op["alias"], live.get(op["alias"]), op["before"])
                     for op in ops
@@ -689,13 +696,15 @@ class AliasManager:
                 self.state_manager.append_events(repairs, actor="doctor", reason="reconcile")
             for project in self.state_manager.projects():
                 if project.physical_collection not in collections:
-                    report.problems.append(
-                        Problem(
-                            "project_data_gone",
-                            project.physical_collection,
-                            f"the collection of the project at {project.root_path} is gone",
-                        )
+                    problem = Problem(
+                        "project_data_gone",
+                        project.physical_collection,
+                        f"the collection of the project at {project.root_path} is gone",
                     )
+                    if fix:  # nothing left to point at: forget the record (ingest starts over)
+                        self.state_manager.forget_project(project.id)
+                        problem.fixed = True
+                    report.problems.append(problem)
                 elif not os.path.isdir(project.root_path):
                     report.problems.append(
                         Problem(

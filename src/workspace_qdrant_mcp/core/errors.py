@@ -23,7 +23,9 @@ show its message (one sentence saying what was wrong and what to do)::
     │   └── StoreLocked        another process holds the embedded store
     ├── ModelError             an embedding model cannot be loaded
     ├── NothingToDo            (not a failure) the requested change is already in place
-    └── ServiceError           the workspace service cannot be reached or failed
+    ├── ServiceError           the workspace service cannot be reached or failed
+    │   └── ProtocolError      a frame on the service socket could not be read
+    └── Cancelled              the service is stopping: the operation stopped early
 """
 
 from __future__ import annotations
@@ -113,10 +115,19 @@ class ServiceError(WqmError):
     """The workspace service cannot be reached, or it failed the request."""
 
 
+class ProtocolError(ServiceError):
+    """A frame on the service socket was too large or not valid JSON."""
+
+
+class Cancelled(WqmError):
+    """The workspace service is stopping, so a running operation stopped early."""
+
+
 __all__ = [
     "AliasConflict",
     "AliasError",
     "AliasNotFound",
+    "Cancelled",
     "CollectionNotFound",
     "ConfigError",
     "GitError",
@@ -129,6 +140,7 @@ __all__ = [
     "NotADirectory",
     "NothingToDo",
     "PreconditionFailed",
+    "ProtocolError",
     "RegistryError",
     "SchemaTooNew",
     "ServiceError",

@@ -32,7 +32,7 @@ import posixpath
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workspace_qdrant_mcp.core.errors import (
@@ -437,6 +437,14 @@ def get_remote_url(root: Path, remote: str) -> str:
     return os.fsdecode(result.stdout).strip()
 
 
+def root_commits(root: Path) -> frozenset[str]:
+    """The root commit(s) of the repository at ``root`` (empty when git cannot say)."""
+    result = run_git(root, ["rev-list", "--max-parents=0", "HEAD"])
+    if result.returncode != 0:
+        return frozenset()
+    return frozenset(os.fsdecode(result.stdout).split())
+
+
 def path_collection_name(root: Path) -> str:
     """Return ``_path_`` + 12 hex of sha256 of the real path of ``root``."""
     real = os.fsencode(os.path.realpath(root))
@@ -478,6 +486,10 @@ class ProjectIdentity:
     remote_url_display: str | None = None
     canonical_remote: str | None = None
     remote_name: str | None = None
+    #: The repository's root commit(s): what survives a move or a re-clone, and what a
+    #: different repository at the same path does not share. Empty outside git. Evidence
+    #: about the project, not part of its names, so identities compare by names alone.
+    root_commits: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def current_name(self) -> str:
@@ -500,12 +512,13 @@ def detect_identity(path: str | Path) -> ProjectIdentity:
     """
     root, is_git = _locate(path)
     path_name = path_collection_name(root)
+    commits = root_commits(root) if is_git else frozenset()
     remote = choose_remote(root) if is_git else None
     if remote is None:
-        return ProjectIdentity(root=root, path_name=path_name)
+        return ProjectIdentity(root=root, path_name=path_name, root_commits=commits)
     raw = get_remote_url(root, remote)
     if not raw.strip():  # `git remote add origin ""`: a remote that names nothing
-        return ProjectIdentity(root=root, path_name=path_name)
+        return ProjectIdentity(root=root, path_name=path_name, root_commits=commits)
     try:
         host, segments = _parse(_resolve_local_remote(raw, root))
         _check_forge_depth(host, segments)
@@ -522,6 +535,7 @@ def detect_identity(path: str | Path) -> ProjectIdentity:
         remote_url_display=sanitize_remote_url(raw),
         canonical_remote=canonical,
         remote_name=remote_collection_name(canonical),
+        root_commits=commits,
     )
 
 
@@ -534,6 +548,7 @@ __all__ = [
     "get_remote_url",
     "path_collection_name",
     "remote_collection_name",
+    "root_commits",
     "run_git",
     "sanitize_remote_url",
 ]

@@ -23,16 +23,33 @@ from .errors import ServiceError
 MAX_SOCKET_PATH = 100
 
 
+def unwritable(path: Path, exc: OSError) -> ServiceError:
+    """The one sentence for a run file or folder wqm cannot create or write."""
+    reason = exc.strerror or type(exc).__name__
+    return ServiceError(
+        f"Cannot write {path} ({reason}); wqm needs a writable data directory: fix its "
+        "permissions or free space, or set WQM_DATA_DIR to another folder."
+    )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` with mode 0700, or check that an existing one is ours and private."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
+    if not path.is_dir():
+        raise ServiceError(f"{path} is a file where wqm keeps a folder; move it away and retry.")
     info = path.stat()
     if info.st_uid != os.getuid():
         raise ServiceError(
             f"{path} belongs to another user; set WQM_DATA_DIR to a folder of your own."
         )
     if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise unwritable(path, exc) from None
     return path
 
 
@@ -45,6 +62,7 @@ class ServicePaths:
     pid_file: Path
     start_lock: Path
     log_file: Path
+    start_error: Path
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ServicePaths:
@@ -60,6 +78,7 @@ class ServicePaths:
             pid_file=run_dir / "service.pid",
             start_lock=run_dir / "start.lock",
             log_file=run_dir / "service.log",
+            start_error=run_dir / "start-error.txt",
         )
 
     def prepare(self) -> ServicePaths:
@@ -67,6 +86,24 @@ class ServicePaths:
         ensure_private_dir(self.run_dir)
         ensure_private_dir(self.socket.parent)
         return self
+
+    def clear_socket(self) -> None:
+        """Remove a socket left by a dead service; refuse to remove anything that is not one."""
+        try:
+            mode = os.lstat(self.socket).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            kind = "folder" if stat.S_ISDIR(mode) else "file"
+            raise ServiceError(
+                f"{self.socket} is a {kind}, not the service's socket; move it away and retry."
+            )
+        try:
+            self.socket.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise unwritable(self.socket, exc) from None
 
 
 def read_pid_info(paths: ServicePaths) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ guessed at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -157,6 +158,7 @@ class SQLiteStateManager:
         with self._lock:
             if self._conn is not None:
                 return
+            conn: sqlite3.Connection | None = None
             try:
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(
@@ -170,11 +172,15 @@ class SQLiteStateManager:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.Error as exc:
+            except OSError as exc:
                 raise RegistryError(
-                    f"Cannot open the registry {self.db_path}: {exc}; "
-                    "check the file and its folder permissions."
+                    f"Cannot create the registry {self.db_path} ({exc.strerror}); "
+                    "make the data directory writable or set WQM_DATA_DIR to another folder."
                 ) from None
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                raise _open_error(self.db_path, exc) from None
             try:
                 self._migrate(conn)
             except BaseException:
@@ -212,17 +218,25 @@ class SQLiteStateManager:
                         (version, name, utc_now()),
                     )
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise RegistryError(
-                f"Cannot prepare the registry {self.db_path}: {exc}; run `wqm project doctor`."
-            ) from None
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            raise _open_error(self.db_path, exc) from None
 
     def schema_version(self) -> int:
         """The schema version of the open registry."""
         row = self._query_one("SELECT MAX(version) AS v FROM schema_version")
         return int(row["v"]) if row else 0
+
+    def close_quietly(self) -> None:
+        """Drop the connection without writing (the file may be damaged)."""
+        with self._lock:
+            self._pending_usage = {}
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
 
     def close(self) -> None:
         """Flush buffered usage and close the connection."""
@@ -491,17 +505,21 @@ class SQLiteStateManager:
         canonical_remote: str | None,
         path_name: str | None,
         remote_name: str | None,
+        root_commits: frozenset[str] = frozenset(),
     ) -> ProjectRecord:
         """Create or update the project that owns ``physical_collection``."""
         now = utc_now()
+        commits = json.dumps(sorted(root_commits)) if root_commits else None
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO projects(physical_collection, root_path, canonical_remote, path_name, "
-                "remote_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "remote_name, created_at, updated_at, root_commits) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(physical_collection) DO UPDATE SET root_path = excluded.root_path, "
                 "canonical_remote = COALESCE(excluded.canonical_remote, canonical_remote), "
                 "path_name = excluded.path_name, "
                 "remote_name = COALESCE(excluded.remote_name, remote_name), "
+                "root_commits = COALESCE(excluded.root_commits, root_commits), "
                 "updated_at = excluded.updated_at",
                 (
                     physical_collection,
@@ -511,6 +529,7 @@ class SQLiteStateManager:
                     remote_name,
                     now,
                     now,
+                    commits,
                 ),
             )
         record = self.project_by_collection(physical_collection)
@@ -532,6 +551,12 @@ class SQLiteStateManager:
         """Projects last seen at ``root_path`` (normally one)."""
         rows = self._query("SELECT * FROM projects WHERE root_path = ?", (root_path,))
         return [ProjectRecord(**dict(row)) for row in rows]
+
+    def forget_project(self, project_id: int) -> None:
+        """Delete a project's record and the names bound to it (its data is not touched)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM project_names WHERE project_id = ?", (project_id,))
+            conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
     def bind_name(
         self,
@@ -592,6 +617,19 @@ def _restore_alias_row(conn: sqlite3.Connection, alias: str, collection: str) ->
         return False
     conn.execute("DELETE FROM alias_tombstones WHERE alias_name = ?", (alias,))
     return True
+
+
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
+    """One sentence for a registry that cannot be opened: damaged, or not writable."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return RegistryError(
+            f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
+            "permissions and free space."
+        )
+    return RegistryError(
+        f"The registry {path} is damaged ({exc}); `wqm project doctor --fix` moves it aside "
+        "and rebuilds it from Qdrant, which holds every name."
+    )
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:

@@ -8,6 +8,7 @@ is not thread-safe, so calls are serialised per client object.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -57,8 +58,12 @@ def call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _USERINFO.sub(r"\1", text)  # a server URL with credentials never reaches a message
     return text if len(text) <= 300 else text[:297] + "..."
 
 

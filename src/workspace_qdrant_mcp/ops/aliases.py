@@ -28,6 +28,8 @@ from ..core.errors import (
     AliasNotFound,
     InvalidArgument,
     LastNameError,
+    RegistryError,
+    StoreError,
 )
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
@@ -38,7 +40,9 @@ from .results import (
     AliasRow,
     DoctorReport,
     HistoryEvent,
+    ProblemRow,
     RemoveResult,
+    RequestOutcome,
     StaleAlias,
     SwitchedAlias,
     SwitchResult,
@@ -275,15 +279,64 @@ def undo(
             "undo_change": record.to_dict()}
 
 
-@operation()
+@operation(read_only=True)
+def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
+    """Whether the alias changes of request ``request_id`` were applied (after a lost reply).
+
+    Pending changes are settled before this runs (every operation settles them),
+    so the answer is final: ``applied`` when every change the request recorded
+    is done, else ``not_applied`` (nothing recorded, or rolled back).
+    """
+    if not isinstance(request_id, str) or not request_id.strip():
+        raise InvalidArgument("The request id is empty.")
+    changes = ws.state.changes_of_request(request_id)
+    done = [c.id for c in changes if c.status == "done"]
+    applied = bool(changes) and len(done) == len(changes)
+    return {"request_id": request_id, "status": "applied" if applied else "not_applied",
+            "change_ids": done}
+
+
+@operation(retry_safe=True, needs_open=False)
 def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
-    Returns ``{"ok", "problems", "remaining"}``; ``ok`` is False while problems remain.
+    Runs even when the workspace cannot open, to say why: a damaged registry
+    (``fix`` moves it aside and rebuilds it from Qdrant, the routing truth) or an
+    unreadable store (reported with the way out; never deleted automatically).
+    Changes left pending by a crash are settled first, as by every command, and
+    listed as fixed. Returns ``{"ok", "problems", "remaining"}``.
     """
+    found: list[ProblemRow] = []
+    try:
+        ws.ensure_open()
+    except RegistryError as exc:
+        if not fix:
+            found.append(_problem("registry_unreadable", str(ws.settings.registry_path), exc))
+            return _report(found)
+        kept = ws.rebuild_registry()
+        found.append({"kind": "registry_unreadable", "name": str(ws.settings.registry_path),
+                      "detail": f"rebuilt from Qdrant; the damaged file is kept as {kept}",
+                      "fixed": True})
+        try:
+            ws.ensure_open()
+        except StoreError as store_exc:
+            found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), store_exc))
+            return _report(found)
+    except StoreError as exc:
+        found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), exc))
+        return _report(found)
+    found.extend(p.to_dict() for p in ws.aliases.settle())
     report = ws.aliases.reconcile_sync(fix=fix)
-    return {"ok": report.ok, "problems": report.problem_rows(),
-            "remaining": len(report.remaining)}
+    return _report(found + report.problem_rows())
+
+
+def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
+    return {"kind": kind, "name": name, "detail": str(exc), "fixed": False}
+
+
+def _report(problems: list[ProblemRow]) -> DoctorReport:
+    remaining = sum(1 for p in problems if not p["fixed"])
+    return {"ok": remaining == 0, "problems": problems, "remaining": remaining}
 
 
 @operation(read_only=True)

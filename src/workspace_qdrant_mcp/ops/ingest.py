@@ -194,7 +194,7 @@ class _Run:
                 client.delete(name, points_selector=qm.PointIdsList(points=part), wait=True)
 
 
-@operation(takes_project=True, timeout="long")
+@operation(takes_project=True, retry_safe=True, timeout="long")
 def ingest(
     ws: Workspace, project_path: str | None = None, progress: Progress | None = None
 ) -> IngestResult:
@@ -241,6 +241,7 @@ def ingest(
     # Pass 2: read again (texts are not kept in memory), embed in batches, write.
     indexed_now = 0
     for rel in changed:
+        ws.check_stopping("the ingest")
         read = walker.read_file(ctx.root / rel, ws.settings.max_file_bytes)
         if read.text is None or read.content_hash is None:  # changed under our feet
             present.discard(rel)

@@ -20,6 +20,7 @@ from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..core.errors import InvalidArgument, StoreError
+from ..core.requests import current_request_id
 from ..ingest.chunker import chunk_text, split_lines
 from ..workspace.points import embedding_text, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
@@ -39,7 +40,7 @@ def note_point_id(document_id: str, chunk_index: int) -> str:
     return str(uuid.uuid5(_NOTE_NAMESPACE, f"note\0{document_id}\0{chunk_index}"))
 
 
-@operation(takes_project=True, mcp_tool="store")
+@operation(takes_project=True, retry_safe=True, mcp_tool="store")
 def store_note(
     ws: Workspace,
     content: str,
@@ -70,7 +71,10 @@ def store_note(
         name, notices = ctx.query_name, list(ctx.notices)
     else:
         name, _ = choose_collection(ws, collection, project_path)
-    document_id = uuid.uuid4().hex
+    # Derived from the caller's request id when there is one: the same request sent
+    # twice (a retry after the service died) stores the same note, not a second one.
+    request_id = current_request_id()
+    document_id = uuid.uuid5(_NOTE_NAMESPACE, request_id).hex if request_id else uuid.uuid4().hex
     path = NOTE_PATH_PREFIX + document_id
     chunks = chunk_text(content, overlap=0, keep_blank=True)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()

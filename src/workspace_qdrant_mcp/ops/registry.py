@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..core.errors import InvalidArgument
+from ..core.requests import serving
 
 if TYPE_CHECKING:
     from ..workspace.workspace import Workspace
@@ -54,6 +55,7 @@ class Operation:
     timeout: Timeout = "short"
     mcp_tool: str | None = None
     path_params: tuple[str, ...] = ()
+    needs_open: bool = True
 
     def describe(self) -> dict[str, Any]:
         """The declaration as JSON (what the service tells its clients)."""
@@ -86,8 +88,13 @@ def operation(
     timeout: Timeout = "short",
     mcp_tool: str | None = None,
     path_params: tuple[str, ...] = (),
+    needs_open: bool = True,
 ) -> Callable[[F], F]:
-    """Declare ``fn`` as an operation (``retry_safe`` defaults to ``read_only``)."""
+    """Declare ``fn`` as an operation (``retry_safe`` defaults to ``read_only``).
+
+    ``needs_open=False`` is for an operation that must run when the workspace
+    cannot open (``doctor`` diagnoses why); it opens what it can itself.
+    """
 
     def register(fn: F) -> F:
         op_name = name or fn.__name__
@@ -104,6 +111,7 @@ def operation(
             timeout=timeout,
             mcp_tool=mcp_tool,
             path_params=tuple(dict.fromkeys(params)),
+            needs_open=needs_open,
         )
         return fn
 
@@ -160,11 +168,16 @@ def run(
     name: str,
     params: dict[str, Any],
     progress: Callable[[dict[str, Any]], None] | None = None,
+    request_id: str | None = None,
 ) -> Any:
     """Run operation ``name`` on ``ws``: the one dispatch both backends use.
 
     Parameters that do not fit the function's signature are refused as the
-    caller's mistake before anything runs (a TypeError inside is a bug, not that).
+    caller's mistake before anything runs (a TypeError inside is a bug, not
+    that). The workspace is opened if needed, and any alias change a crash or a
+    failed write left pending is settled first, so every command starts from
+    "applied and recorded" or "not applied". ``request_id`` (chosen by the
+    caller) is recorded with any change the operation makes.
     """
     op = get(name)
     call = dict(params)
@@ -174,4 +187,8 @@ def run(
         inspect.signature(op.fn).bind(ws, **call)
     except TypeError as exc:
         raise InvalidArgument(f"Bad parameters for {name}: {exc}.") from None
-    return op.fn(ws, **call)
+    with serving(request_id):
+        if op.needs_open:
+            ws.ensure_open()
+            ws.settle(strict=not op.read_only)
+        return op.fn(ws, **call)

@@ -193,6 +193,14 @@ class StaleAlias(AliasRow):
     remove_command: str
 
 
+class RequestOutcome(TypedDict):
+    """``request_outcome``: what became of a request whose reply was lost."""
+
+    request_id: str
+    status: str
+    change_ids: list[int]
+
+
 class Ping(TypedDict):
     """``ping``: the workspace answers."""
 
@@ -211,6 +219,7 @@ __all__ = [
     "Ping",
     "ProblemRow",
     "RemoveResult",
+    "RequestOutcome",
     "Retrieved",
     "RetrievedChunk",
     "SearchHit",

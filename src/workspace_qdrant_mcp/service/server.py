@@ -27,6 +27,7 @@ import struct
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -41,9 +42,10 @@ from ..backends.protocol import (
     encode,
     error_payload,
 )
+from ..backends.service import DRAIN_SECONDS, EXIT_ALREADY_RUNNING
 from ..config import Settings
 from ..core.errors import WqmError
-from ..core.runfiles import ServicePaths
+from ..core.runfiles import ServicePaths, unwritable
 from ..ops import registry
 from ..workspace.workspace import Workspace
 
@@ -67,7 +69,8 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
 
 
 USAGE_FLUSH_SECONDS = 5.0
-EXIT_ALREADY_RUNNING = 3
+#: Seconds a long operation gets to notice the stop and end cleanly after the drain.
+CANCEL_SECONDS = 10.0
 
 
 def _error(request_id: Any, message: str, cls: str = "InvalidArgument") -> dict[str, Any]:
@@ -114,8 +117,7 @@ class WorkspaceService:
 
     def _bind(self) -> socket.socket:
         path = self.paths.socket
-        if path.exists() or path.is_symlink():
-            path.unlink()  # we hold the pid lock, so whoever made it is dead
+        self.paths.clear_socket()  # we hold the pid lock, so whoever made it is dead
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)
         try:
@@ -132,7 +134,12 @@ class WorkspaceService:
             log.info("another service already runs for %s", self.settings.data_dir)
             return EXIT_ALREADY_RUNNING
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.workspace.open)
+        try:
+            await loop.run_in_executor(self.executor, self.workspace.open)
+        except WqmError as exc:
+            # Keep serving: every operation reports this sentence (and retries the open),
+            # and `wqm project doctor` can diagnose and repair what is broken.
+            log.warning("the workspace could not open: %s", exc)
         server = await asyncio.start_unix_server(self._handle, sock=self._bind(), limit=2**16)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -148,15 +155,39 @@ class WorkspaceService:
             await self._stop.wait()
         finally:
             maintenance.cancel()
-            server.close()
+            server.close()  # no new connections
+            await self._drain()
             for writer in list(self._writers):
                 writer.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.paths.socket.unlink()
-            await loop.run_in_executor(self.executor, self.workspace.close)
+            with contextlib.suppress(WqmError):
+                self.paths.clear_socket()
+            await asyncio.to_thread(self.workspace.close)
             self.executor.shutdown(wait=False, cancel_futures=True)
             log.info("service stopped after %d requests", self.requests_served)
         return 0
+
+    async def _drain(self) -> None:
+        """Let running requests finish (up to ``DRAIN_SECONDS``), then ask them to stop.
+
+        A long operation checks ``workspace.stopping`` between steps and stops with
+        a ``Cancelled`` sentence (an ingest resumes where it left off on its next
+        run); a request still running after ``CANCEL_SECONDS`` more is abandoned
+        when the process exits.
+        """
+        deadline = time.monotonic() + DRAIN_SECONDS
+        if self.active_requests:
+            log.info("stopping: waiting up to %.0f s for %d running request(s)",
+                     DRAIN_SECONDS, self.active_requests)
+        while self.active_requests and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if not self.active_requests:
+            return
+        self.workspace.stopping.set()
+        deadline = time.monotonic() + CANCEL_SECONDS
+        while self.active_requests and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.active_requests:
+            log.warning("stopping with %d request(s) still running", self.active_requests)
 
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -199,7 +230,7 @@ class WorkspaceService:
                 except BadFrame as exc:
                     await self._send(writer, _error(None, f"Malformed request: {exc}."))
                     continue
-                if request is None:
+                if request is None or self._stop.is_set():
                     break
                 await self._serve(request, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -210,13 +241,23 @@ class WorkspaceService:
                 writer.close()
 
     async def _send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
-        writer.write(encode(message))
+        frame = encode(message)
+        if len(frame) - HEADER.size > MAX_FRAME_BYTES:
+            # Never send what no client may read: the reply becomes a one-sentence error.
+            size = (len(frame) - HEADER.size) / 1024 / 1024
+            frame = encode(_error(message.get("id"), (
+                f"The reply is {size:.1f} MiB, more than the {MAX_FRAME_BYTES // 1024 // 1024} "
+                "MiB the service sends at once; ask for less (a smaller limit, or `retrieve` "
+                "with offset and limit).")))
+        writer.write(frame)
         await writer.drain()
 
     async def _serve(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         request_id = request.get("id")
         op = request.get("op")
         params = request.get("params") or {}
+        caller_request = request.get("request_id")
+        client_request = caller_request if isinstance(caller_request, str) else None
         self.last_activity = time.monotonic()
         if (
             request.get("v") != PROTOCOL_VERSION
@@ -246,7 +287,8 @@ class WorkspaceService:
         self.active_requests += 1
         try:
             result = await loop.run_in_executor(
-                self.executor, lambda: registry.run(self.workspace, op, params, progress)
+                self.executor,
+                lambda: registry.run(self.workspace, op, params, progress, client_request),
             )
             reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
         except Exception as exc:
@@ -291,14 +333,31 @@ def _setup_logging(paths: ServicePaths) -> None:
 
 
 def main() -> int:
-    """Run the service for the data directory named by the environment (``WQM_DATA_DIR``)."""
-    settings = Settings.from_env()
+    """Run the service for the data directory named by the environment (``WQM_DATA_DIR``).
+
+    A failure before the service serves leaves its one sentence in
+    ``run/start-error.txt`` for the client that started it to show. The process
+    ends with ``os._exit`` so that a request abandoned at stop time (a thread
+    that never returned) cannot keep it alive.
+    """
+    code = 1
+    paths: ServicePaths | None = None
     try:
+        settings = Settings.from_env()
         paths = ServicePaths.for_settings(settings).prepare()
         _setup_logging(paths)
         service = WorkspaceService(settings)
-        return asyncio.run(service.run())
+        code = asyncio.run(service.run())
+    except OSError as exc:  # the run folder or the log cannot be written
+        where = paths.log_file if paths is not None else Path(exc.filename or "the data directory")
+        print(f"Error: {unwritable(where, exc)}", file=sys.stderr)
     except WqmError as exc:
         log.error("cannot serve: %s", exc)
         print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        if paths is not None:
+            with contextlib.suppress(OSError):
+                paths.start_error.write_text(str(exc) + "\n", encoding="utf-8")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 from ..core import store
 from ..core.alias_types import AliasChange
 from ..core.errors import AliasConflict, PreconditionFailed
-from ..core.identity import PATH_NAME_PREFIX, ProjectIdentity, detect_identity
+from ..core.identity import (
+    PATH_NAME_PREFIX,
+    ProjectIdentity,
+    detect_identity,
+    path_collection_name,
+)
 from ..core.schema import payload_indexes, sparse_vectors_config, vectors_config
 from ..core.state import ChangeRecord
 from .projects import ProjectContext, check_remote_binding, locate_project, register_project
@@ -326,16 +331,23 @@ def auto_migrate(ws: Workspace, ctx: ProjectContext) -> str | None:
     if last and last[0]["action"] == "delete":
         return None
     try:
-        plan = build_plan(ws, "update_remote", ident, ctx.physical, ident.current_name, False)
+        if ctx.moved_from is not None:  # the same repository, found by its root commits
+            old_name = path_collection_name(Path(ctx.moved_from))
+            plan = build_plan(ws, "update_path", ident, ctx.physical, ident.current_name, False,
+                              old_name=old_name if old_name in ctx.names else None,
+                              extra_metadata={"old_path": ctx.moved_from})
+        else:
+            plan = build_plan(ws, "update_remote", ident, ctx.physical, ident.current_name, False)
         result = apply(ws, plan, ident, False, ACTOR_AUTO)
     except (AliasConflict, PreconditionFailed) as exc:
         return f"Automatic migration to {ident.current_name} skipped: {exc}"
     ctx.names = list(result.get("names") or ctx.names)
     if result["status"] != APPLIED:
         return None
+    moved = f" from {ctx.moved_from}" if ctx.moved_from else ""
     return (
-        f"The project's identity changed ({result['reason']}): {result['new_name']} now "
-        f"reaches the data known as {result['old_name']} (no data copied; "
+        f"The project's identity changed ({result['reason']}{moved}): {result['new_name']} "
+        f"now reaches the data known as {result['old_name']} (no data copied; "
         "`wqm project undo` reverts it)."
     )
 

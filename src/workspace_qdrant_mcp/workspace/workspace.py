@@ -9,7 +9,9 @@ project's current name does not reach its data yet.
 
 from __future__ import annotations
 
+import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from qdrant_client import QdrantClient
@@ -17,12 +19,15 @@ from qdrant_client import QdrantClient
 from ..config import Settings
 from ..core.client import QdrantWorkspaceClient
 from ..core.collection_aliases import AliasManager
+from ..core.errors import Cancelled, RegistryError
 from ..core.identity import detect_identity
 from ..core.state import SQLiteStateManager
 from ..embed.dense import DenseEmbedder, get_dense_embedder
 from ..embed.sparse import SparseEmbedder
 from . import migration
 from .projects import ProjectContext, locate_project
+
+log = logging.getLogger(__name__)
 
 
 class Workspace:
@@ -35,15 +40,58 @@ class Workspace:
         self._sparse: SparseEmbedder | None = None
         self._models_lock = threading.Lock()
         self._announced: set[str] = set()
+        self._open_lock = threading.Lock()
+        self._opened = False
+        #: Set when the service is stopping: long operations stop at their next step.
+        self.stopping = threading.Event()
 
     def open(self) -> Workspace:
         """Open both stores and recover pending alias changes."""
-        self.storage.initialize_sync()
+        with self._open_lock:
+            self.storage.initialize_sync()
+            self._opened = True
         return self
+
+    def ensure_open(self) -> None:
+        """Open the stores unless they are open (a failed open is tried again next time)."""
+        if not self._opened:
+            self.open()
 
     def close(self) -> None:
         """Flush usage and close the stores."""
-        self.storage.close_sync()
+        with self._open_lock:
+            self._opened = False
+            self.storage.close_sync()
+
+    def rebuild_registry(self) -> Path:
+        """Move the damaged registry aside and open a fresh one; returns where the old one went."""
+        with self._open_lock:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = self.settings.registry_path.with_name(f"registry.db.damaged-{stamp}")
+            self.storage.replace_registry(kept)
+            self._opened = False
+        return kept
+
+    def settle(self, strict: bool = True) -> None:
+        """Finish or roll back alias changes left pending (see ``AliasManager.settle``).
+
+        Not ``strict`` (a read-only operation): a registry that cannot be written
+        yet does not stop a read; the next write reports it.
+        """
+        try:
+            self.aliases.settle()
+        except RegistryError as exc:
+            if strict:
+                raise
+            log.warning("pending alias changes could not be settled yet: %s", exc)
+
+    def check_stopping(self, what: str) -> None:
+        """Raise ``Cancelled`` when the service is stopping (long loops call this per step)."""
+        if self.stopping.is_set():
+            raise Cancelled(
+                f"The workspace service is stopping, so {what} stopped early; run it again "
+                "to finish: it resumes where it left off."
+            )
 
     @property
     def client(self) -> QdrantClient:
