@@ -9,6 +9,7 @@ before ``initialize()`` as the seed's example expects.
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 from qdrant_client import QdrantClient
 
@@ -29,6 +30,8 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 f"Cannot use the Qdrant server at {settings.qdrant_url}: {type(exc).__name__}; "
                 "check QDRANT_URL."
             ) from None
+    if settings.engine == "edge":
+        return open_edge(settings)
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     local_accel.install()
     try:
@@ -53,6 +56,30 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 "or stop that process."
             ) from None
         raise StoreError(f"Cannot open the embedded store {settings.qdrant_path}: {exc}") from None
+
+
+def open_edge(settings: Settings) -> QdrantClient:
+    """Open the Edge store (``WQM_ENGINE=edge``): qdrant-edge shards behind the client API.
+
+    ``EdgeClient`` offers the part of ``QdrantClient`` wqm calls, with the same
+    ``models`` types in and out; it is not a subclass, hence the cast.
+    """
+    from .edge import EdgeClient
+
+    try:
+        return cast(QdrantClient, EdgeClient(settings.edge_path))
+    except StoreLocked:
+        from ..service.client import read_pid_info
+        from ..service.paths import ServicePaths
+
+        holder = read_pid_info(ServicePaths.for_settings(settings))
+        if holder is None:
+            raise
+        raise StoreLocked(
+            f"The embedded store {settings.edge_path} is held by the wqm workspace "
+            f"service (pid {holder.get('pid', '?')}); go through `wqm` or the MCP server, "
+            "or stop it with `wqm service stop`."
+        ) from None
 
 
 class QdrantWorkspaceClient:
