@@ -67,8 +67,8 @@ def collection_config(
     }
 
 
-def edge_config(config: dict[str, Any]) -> qe.EdgeConfig:
-    """The EdgeConfig of a catalog config."""
+def edge_config(config: dict[str, Any], hnsw: qe.HnswIndexConfig | None = None) -> qe.EdgeConfig:
+    """The EdgeConfig of a catalog config (with an HNSW config when optimising)."""
     dense = {}
     for name, raw in config["vectors"].items():
         params = qm.VectorParams.model_validate(raw)
@@ -80,7 +80,7 @@ def edge_config(config: dict[str, Any]) -> qe.EdgeConfig:
         sp = qm.SparseVectorParams.model_validate(raw)
         modifier = qe.Modifier.Idf if sp.modifier == qm.Modifier.IDF else None
         sparse[name] = qe.EdgeSparseVectorParams(modifier=modifier)
-    return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None)
+    return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None, hnsw_config=hnsw)
 
 
 def vectors_params(config: dict[str, Any]) -> qm.VectorParams | dict[str, qm.VectorParams]:

@@ -29,6 +29,7 @@ the other one is an orphan that the next open removes. Short-lived processes
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -51,12 +52,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("wqm.edge")
 
 _CHILD = """
-import sys
+import json, sys
 import qdrant_edge as qe
-path, threads = sys.argv[1], int(sys.argv[2])
+from workspace_qdrant_mcp.core.edge.convert import edge_config
+path, threads, config = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 hnsw = qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000,
                           max_indexing_threads=threads)
-shard = qe.EdgeShard.load(path, qe.EdgeConfig(hnsw_config=hnsw))
+shard = qe.EdgeShard.load(path, edge_config(config, hnsw))
 shard.optimize()
 shard.flush()
 shard.close()
@@ -145,7 +147,7 @@ class Optimizer:
                 collection.journal = []
                 writes_before = collection.writes
             try:
-                if not self._optimise_copy(collection.name, str(new_path)):
+                if not self._optimise_copy(collection, str(new_path)):
                     return False
                 with collection.write_lock:
                     journal = collection.journal or []
@@ -170,8 +172,9 @@ class Optimizer:
             shutil.rmtree(opened.path, ignore_errors=True)
             return True
 
-    def _optimise_copy(self, name: str, path: str) -> bool:
+    def _optimise_copy(self, collection: Collection, path: str) -> bool:
         policy = self.policy
+        name = collection.name
 
         def lower_priority() -> None:  # runs in the child before exec
             os.nice(policy.nice)
@@ -181,7 +184,8 @@ class Optimizer:
             if self._stop.is_set():
                 return False
             self._child = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, path, str(policy.threads)],
+                [sys.executable, "-c", _CHILD, path, str(policy.threads),
+                 json.dumps(collection.entry.config)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 preexec_fn=lower_priority,  # noqa: PLW1509 - only os.nice, no locks taken
             )
