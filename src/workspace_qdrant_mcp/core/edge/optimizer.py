@@ -3,9 +3,10 @@
 Facts measured with qdrant-edge-py 0.9.0 (384-d dense + ~50-term sparse, 2 shared cores):
 
 - Without an index Edge scans plainly: a hybrid RRF query takes ~1.6 ms at 20k
-  points and ~18 ms at 100k; with HNSW ~2 ms at 100k. Below ~20k points an
-  index buys nothing worth its cost.
-- ``EdgeShard.optimize()`` took 11-20 s at 20k points and ~107 s at 100k, and
+  points and 18-32 ms at 100k; with HNSW 2-4 ms at 100k (bench/bench_engine.py).
+  Below ~20k points an index buys nothing worth its cost.
+- ``EdgeShard.optimize()`` took 11-20 s at 20k points and 107 s at 100k (403 s
+  in the child with one thread and ``nice`` on the loaded machine), and
   it **holds the GIL for its whole run**: called from a background thread it
   freezes every other thread of the process (the service's request handlers
   included) for minutes. So it must never run in the serving process.
