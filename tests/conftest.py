@@ -26,6 +26,10 @@ GIT_ENV = {
 }
 
 
+#: The embedded engine the suite runs on (``WQM_ENGINE=edge pytest ...``); kept by clean_environ.
+ENGINE = os.environ.get("WQM_ENGINE", "")
+
+
 @pytest.fixture(scope="session")
 def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache (ONNX export of the model) for the whole session: exporting costs seconds."""
@@ -44,6 +48,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache_d
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("WQM_CACHE_DIR", str(model_cache_dir))
+    if ENGINE:
+        monkeypatch.setenv("WQM_ENGINE", ENGINE)
     monkeypatch.setenv("FASTMCP_SHOW_SERVER_BANNER", "false")
     monkeypatch.setenv("FASTMCP_CHECK_FOR_UPDATES", "off")
 

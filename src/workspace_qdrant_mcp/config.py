@@ -33,6 +33,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_SERVICE": "auto: share the embedded store through the workspace service; off: open it in-process",
     "WQM_SERVICE_IDLE": "seconds the workspace service waits idle before it stops (default: 900)",
     "WQM_FAULT_POINT": "tests only: SIGKILL the process at this step of an alias change",
+    "WQM_ENGINE": "embedded engine: local (qdrant-client local mode) or edge (qdrant-edge); default local",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -101,11 +102,17 @@ class Settings:
     service: str = "auto"
     service_idle_seconds: int = 900
     fault_point: str | None = None
+    engine: str = "local"
 
     @property
     def qdrant_path(self) -> Path:
-        """Folder of the embedded Qdrant store."""
+        """Folder of the embedded Qdrant store (local mode)."""
         return self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        """Folder of the embedded Edge store (``engine = "edge"``)."""
+        return self.data_dir / "edge"
 
     @property
     def registry_path(self) -> Path:
@@ -131,6 +138,8 @@ class Settings:
         """Where the data lives, for humans; never includes a key, password or query string."""
         if self.qdrant_url:
             return f"server {display_url(self.qdrant_url)}"
+        if self.engine == "edge":
+            return f"embedded (edge) {self.edge_path}"
         return f"embedded {self.qdrant_path}"
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -180,5 +189,10 @@ class Settings:
             )
         if env.get("WQM_FAULT_POINT"):
             values["fault_point"] = env["WQM_FAULT_POINT"].strip()
+        if env.get("WQM_ENGINE"):
+            engine = env["WQM_ENGINE"].strip().lower()
+            if engine not in {"local", "edge"}:
+                raise ConfigError(f"WQM_ENGINE={engine!r} is not known; use local or edge.")
+            values["engine"] = engine
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import cast
 
 from qdrant_client import QdrantClient
 
 from ..config import Settings, display_url
 from . import faults, local_accel
 from .collection_aliases import AliasManager
+from .edge import EdgeClient
 from .errors import StoreError, StoreLocked
 from .runfiles import ServicePaths, read_pid_info
 from .state import SQLiteStateManager
@@ -31,6 +33,8 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 f"Cannot use the Qdrant server at {display_url(settings.qdrant_url)}: "
                 f"{type(exc).__name__}; check QDRANT_URL."
             ) from None
+    if settings.engine == "edge":
+        return open_edge(settings)
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     local_accel.install()
     try:
@@ -64,6 +68,25 @@ def _unreadable(settings: Settings, exc: BaseException) -> StoreError:
         f"{detail[:200]}); it is damaged: move it away (the index is rebuilt by `wqm ingest`, "
         "notes stored in it are lost) or restore it from a backup."
     )
+
+
+def open_edge(settings: Settings) -> QdrantClient:
+    """Open the Edge store (``WQM_ENGINE=edge``): qdrant-edge shards behind the client API.
+
+    ``EdgeClient`` offers the part of ``QdrantClient`` wqm calls, with the same
+    ``models`` types in and out; it is not a subclass, hence the cast.
+    """
+    try:
+        return cast(QdrantClient, EdgeClient(settings.edge_path))
+    except StoreLocked:
+        holder = read_pid_info(ServicePaths.for_settings(settings))
+        if holder is None:
+            raise
+        raise StoreLocked(
+            f"The embedded store {settings.edge_path} is held by the wqm workspace "
+            f"service (pid {holder.get('pid', '?')}); go through `wqm` or the MCP server, "
+            "or stop it with `wqm service stop`."
+        ) from None
 
 
 class QdrantWorkspaceClient:
