@@ -88,3 +88,13 @@ def test_operation_metadata_is_consistent() -> None:
 @pytest.mark.parametrize("name", workspace_qdrant_mcp.__all__)
 def test_public_api_names_import(name: str) -> None:
     assert getattr(workspace_qdrant_mcp, name) is not None
+
+
+def test_the_cli_starts_without_the_engine_or_the_models() -> None:
+    """A `wqm` command talks to the service: it must not pay for qdrant-client or numpy."""
+    probe = ("import sys, workspace_qdrant_mcp.cli\n"
+             "print(sorted(m for m in ('qdrant_client', 'numpy', 'onnxruntime', 'torch') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

@@ -37,17 +37,24 @@ def _random_text(rng: random.Random) -> str:
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_chunks_are_whole_line_ranges_and_always_advance(seed: int) -> None:
+def test_chunks_are_exact_ranges_bounded_and_always_advance(seed: int) -> None:
     text = _random_text(random.Random(seed))
     lines = split_lines(text)
-    previous_end = 0
+    previous = (0, 0)  # (end line, end column of a piece; 0 for whole lines)
     for chunk in chunk_text(text):
-        assert chunk.content == "".join(lines[chunk.start_line - 1:chunk.end_line])
-        assert chunk.end_line > previous_end
-        assert chunk.start_line > previous_end - 4  # at most 3 lines of overlap
-        assert chunk.end_line - chunk.start_line < chunker.MAX_LINES
-        assert len(chunk.content) <= chunker.MAX_CHARS or chunk.start_line == chunk.end_line
-        previous_end = chunk.end_line
+        assert len(chunk.content) <= chunker.MAX_CHARS
+        if chunk.start_col is None:  # whole lines
+            assert chunk.content == "".join(lines[chunk.start_line - 1:chunk.end_line])
+            assert chunk.end_line > previous[0]
+            assert chunk.start_line > previous[0] - 4  # at most 3 lines of overlap
+            assert chunk.end_line - chunk.start_line < chunker.MAX_LINES
+            previous = (chunk.end_line, 0)
+        else:  # a piece of one overlong line
+            line = lines[chunk.start_line - 1]
+            assert len(line) > chunker.MAX_CHARS and chunk.start_line == chunk.end_line
+            assert chunk.content == line[chunk.start_col:chunk.end_col]
+            assert (chunk.start_line, chunk.start_col) >= previous
+            previous = (chunk.end_line, chunk.end_col or 0)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -56,12 +63,14 @@ def test_chunks_without_overlap_join_back_exactly(seed: int) -> None:
     assert "".join(c.content for c in chunk_text(text, overlap=0, keep_blank=True)) == text
 
 
-def test_a_huge_line_is_a_chunk_of_its_own() -> None:
+def test_a_huge_line_is_cut_into_pieces_with_column_ranges() -> None:
     text = "short\n" * 10 + "x" * 5000 + "\n" + "tail\n"
     chunks = chunk_text(text)
-    huge = [c for c in chunks if "x" * 5000 in c.content]
-    assert len(huge) == 1 and huge[0].start_line == huge[0].end_line == 11
-    assert chunks[-1].end_line == 12
+    pieces = [c for c in chunks if c.start_col is not None]
+    assert [(c.start_line, c.start_col, c.end_col) for c in pieces] == [
+        (11, start, start + chunker.MAX_CHARS) for start in range(0, 5000, chunker.MAX_CHARS)]
+    assert "".join(c.content for c in pieces) == "x" * 5000  # the bare newline holds nothing
+    assert chunks[-1].end_line == 12 and chunks[-1].content == "tail\n"
 
 
 def test_line_numbers_count_newlines_only() -> None:

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..core.errors import WqmError
+from .output import printable
 
 
 class WqmGroup(TyperGroup):
@@ -25,7 +26,7 @@ class WqmGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except WqmError as exc:
-            raise ClickException(str(exc)) from None
+            raise ClickException(printable(str(exc))) from None
         except KeyboardInterrupt:
             print(
                 "Interrupted; nothing was left half-done. Re-run the command to finish.",

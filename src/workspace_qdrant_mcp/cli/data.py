@@ -47,7 +47,8 @@ def search(
     mode: Annotated[Mode, typer.Option(
         "--mode", help="hybrid (meaning + keywords), dense or sparse.",
         case_sensitive=False)] = Mode.hybrid,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Number of results (1-100).")] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100,
+                                       help="Number of results (1-100).")] = 10,
     path_glob: Annotated[str | None, typer.Option(
         "--path-glob", help="Only paths matching this glob ('*' crosses folders).")] = None,
     language: Annotated[str | None, typer.Option(

@@ -7,9 +7,10 @@ progress and errors go to stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from ..config import Settings
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
 
 
 class Format(str, Enum):
@@ -53,6 +55,42 @@ def client() -> WorkspaceClient:
     return open_client(Settings.from_env())
 
 
+#: Characters that can drive a terminal or reorder what it shows: C0/C1 controls and the
+#: bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069, marks U+200E/F).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """``text`` safe to print to a terminal: every unsafe character shown as an escape.
+
+    Human output only (JSON stays exact): file contents, paths and names come
+    from files nobody vetted, and an ESC sequence or U+202E in them must not
+    recolour, move or reorder what the user reads. Tabs and (one-line fields)
+    newlines are escaped too, so a field never spills into the next.
+    """
+    value = str(text)
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group(0)
+        if keep_newlines and char == "\n":
+            return char
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(escape, value)
+
+
+def safe(data: T) -> T:
+    """A copy of a result with every string made ``printable`` (for human renderers only)."""
+    if isinstance(data, str):
+        return printable(data)  # type: ignore[return-value]
+    if isinstance(data, dict):
+        return {key: safe(value) for key, value in data.items()}  # type: ignore[return-value]
+    if isinstance(data, list):
+        return [safe(item) for item in data]  # type: ignore[return-value]
+    return data
+
+
 def print_json(data: Any) -> None:
     """Write ``data`` as indented JSON to stdout."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
@@ -61,7 +99,7 @@ def print_json(data: Any) -> None:
 
 def notice(message: str) -> None:
     """A one-line message for humans on stderr."""
-    err_console.print(message, markup=False)
+    err_console.print(printable(message), markup=False)
 
 
 def notices(result: Any) -> None:

@@ -138,7 +138,8 @@ def remove_alias(
 @project_app.command("history")
 def history(
     name: str | None = typer.Argument(None, help="Only the changes of this name."),
-    limit: int = typer.Option(200, "--limit", "-n", min=1, help="At most this many events."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, max=1_000_000,
+                              help="At most this many events."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """The audit log of alias changes: time, action, alias, before -> after, actor, reason."""
@@ -197,7 +198,8 @@ def doctor(
 
 @project_app.command("stale-aliases")
 def stale_aliases(
-    days: int = typer.Option(30, "--days", min=0, help="Unused for at least this many days."),
+    days: int = typer.Option(30, "--days", min=0, max=36_500,
+                             help="Unused for at least this many days."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Aliases no search has used for DAYS days, with the command that removes each."""

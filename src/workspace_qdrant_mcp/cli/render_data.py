@@ -15,7 +15,7 @@ from typing import Any, Self
 from rich.table import Table
 
 from ..ops.results import IngestResult, SearchHit, SearchResult, StatusResult
-from .output import Format, TextFormat, console, err_console, notice, print_json
+from .output import Format, TextFormat, console, err_console, notice, print_json, safe
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 PLAIN_INTERVAL = 5.0
@@ -86,6 +86,7 @@ def render_ingest(result: IngestResult, fmt: TextFormat) -> None:
     if fmt is TextFormat.json:
         print_json(result)
         return
+    result = safe(result)
     for item in result.get("skipped_files", []):
         detail = f" ({item['detail']})" if item.get("detail") else ""
         console.print(f"skipped {item['path']}: {item['reason']}{detail}", markup=False)
@@ -107,6 +108,7 @@ def render_search(result: SearchResult, fmt: Format) -> None:
     if fmt is Format.json:
         print_json(result)
         return
+    result = safe(result)
     hits = result.get("results", [])
     if not hits:
         notice(f"No results in {result.get('collection')}.")
@@ -133,6 +135,7 @@ def render_status(result: StatusResult, fmt: Format) -> None:
     if fmt is Format.json:
         print_json(result)
         return
+    result = safe(result)
     names = ", ".join(
         n["name"] + (" (current)" if n["current"] else "") + ("" if n["reachable"] else " [no data]")
         for n in result["names"]

@@ -24,7 +24,7 @@ from ..ops.results import (
     StaleAlias,
     UndoResult,
 )
-from .output import Format, TextFormat, console, is_terminal, notice, print_json
+from .output import Format, TextFormat, console, is_terminal, notice, print_json, safe
 
 _ACTOR_STYLES = {"cli": "blue", "auto": "magenta", "external": "red", "unknown": "red",
                  "doctor": "red"}
@@ -86,7 +86,7 @@ def _listed_plainly(
     elif not rows:
         console.print(empty, markup=False)
     elif fmt is Format.simple:
-        for row in rows:
+        for row in safe(list(rows)):
             console.print(line(row), markup=False)
     else:
         return False
@@ -95,6 +95,7 @@ def _listed_plainly(
 
 def plan_header(plan: dict[str, Any]) -> None:
     """The seed's description of a migration: where, which remote, old and new names."""
+    plan = safe(plan)
     if plan["kind"] == "update_path":
         console.print(f"Checking project path: {plan['project_path']}", markup=False)
         console.print(f"Old path: {plan['metadata'].get('old_path')}", markup=False)
@@ -116,7 +117,7 @@ def plan(plan: dict[str, Any], fmt: TextFormat, *, dry_run: bool) -> None:
     text, idle = fmt is TextFormat.text, plan["status"] == "nothing_to_do"
     if text:
         plan_header(plan)
-        _steps(plan["steps"], heading=None if idle else "Plan:")
+        _steps(safe(plan["steps"]), heading=None if idle else "Plan:")
     if idle or dry_run:
         if not text:
             print_json(plan)
@@ -146,6 +147,7 @@ def _steps(steps: list[str], heading: str | None) -> None:
 
 
 def _outcome(result: dict[str, Any]) -> None:
+    result = safe(result)
     new, old = result["new_name"], result["old_name"]
     if result["status"] == "nothing_to_do":
         _steps(result["steps"], heading=None)
@@ -170,6 +172,7 @@ def alias_list(rows: list[AliasRow], fmt: Format) -> None:
     if _listed_plainly(rows, fmt, "No collection aliases found.",
                        lambda row: f"{row['alias_name']} -> {row['collection_name']}"):
         return
+    rows = safe(rows)
     table = _table("Collection aliases")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
     table.add_column("Collection Name", style="green", no_wrap=True)
@@ -193,6 +196,7 @@ def alias_list(rows: list[AliasRow], fmt: Format) -> None:
 
 def removal_preview(preview: RemoveResult) -> None:
     """What remove-alias is about to remove and what stays reachable."""
+    preview = safe(preview)
     info = preview["removed"]
     console.print(f"Alias: {info['alias_name']} -> {info['collection_name']}", markup=False)
     console.print(f"  Created by {info['created_by']} at {_when(info['created_at'])}; used "
@@ -212,6 +216,7 @@ def removed(result: RemoveResult, fmt: TextFormat) -> None:
     if fmt is TextFormat.json:
         print_json(result)
         return
+    result = safe(result)
     alias, physical = result["removed"]["alias_name"], result["collection_name"]
     console.print(f"Removed alias {alias} (it pointed at {physical}).", markup=False)
     if result["remaining_names"]:
@@ -233,6 +238,7 @@ def history(events: list[HistoryEvent], fmt: Format) -> None:
                   f"{e['after'] or '-'} {e['actor']} {e['reason'] or ''}".rstrip(),
     ):
         return
+    events = safe(events)
     table = _table("Alias history (newest first)")
     for column in ("Time", "Action", "Alias", "Before -> After", "Actor", "Reason"):
         table.add_column(column, min_width=10 if column == "Time" else None,
@@ -250,6 +256,7 @@ def undo_preview(preview: UndoResult, fmt: TextFormat, dry_run: bool) -> None:
         if dry_run:
             print_json(preview)
         return
+    preview = safe(preview)
     change = preview["change"]
     owner = f" of the project at {preview['project']}" if preview.get("project") else ""
     console.print(f"Undo change {change['id']}{owner} ({change['reason'] or change['kind']}, "
@@ -263,6 +270,7 @@ def undone(result: UndoResult, fmt: TextFormat) -> None:
     if fmt is TextFormat.json:
         print_json(result)
         return
+    result = safe(result)
     console.print(f"Undone: change {result['change']['id']} was reverted by change "
                   f"{result['undo_change']['id']} (`wqm project undo` again redoes it).",
                   markup=False)
@@ -278,7 +286,7 @@ def doctor(report: DoctorReport, fmt: TextFormat, fix: bool) -> None:
         table = _table("Registry and Qdrant")
         for column in ("Problem", "Name", "Detail", "State"):
             table.add_column(column)
-        for p in report["problems"]:
+        for p in safe(report["problems"]):
             state = Text("fixed", style="green") if p["fixed"] else Text("remains", style="red")
             table.add_row(p["kind"], p["name"], p["detail"], state)
         console.print(table)
@@ -293,6 +301,7 @@ def stale(rows: list[StaleAlias], fmt: Format, days: int) -> None:
     if _listed_plainly(rows, fmt, f"No aliases unused for {days} days.",
                        lambda row: str(row["remove_command"])):
         return
+    rows = safe(rows)
     table = _table(f"Aliases unused for {days} days or more")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
     table.add_column("Collection Name", style="green", no_wrap=True)

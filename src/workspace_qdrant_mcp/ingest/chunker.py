@@ -9,7 +9,10 @@ and code averages ~3 characters a word piece, so with 1,500-character chunks
 93% of this repository's chunks were cut and their last third was invisible
 to dense search. 1,000 characters keeps most of a chunk inside the window.
 A few lines of overlap keep a definition that straddles a boundary findable
-from either side. A single line longer than the limit is a chunk of its own.
+from either side. A single line longer than the character limit (minified code,
+data on one line) is cut into pieces of at most ``max_chars`` characters, each
+a chunk of that one line with a column range (``start_col``..``end_col``), so
+no chunk, and no embedding input, grows with the input.
 Pure functions: no I/O, deterministic (chunk ids depend on it).
 """
 
@@ -27,12 +30,18 @@ OVERLAP_LINES = 3
 
 @dataclass(frozen=True)
 class Chunk:
-    """Lines ``start_line``..``end_line`` (1-based, inclusive) of a text."""
+    """Lines ``start_line``..``end_line`` (1-based, inclusive) of a text.
+
+    A piece of one overlong line also has ``start_col``/``end_col``: the
+    0-based character range of that line it holds (end exclusive).
+    """
 
     index: int
     start_line: int
     end_line: int
     content: str
+    start_col: int | None = None
+    end_col: int | None = None
 
 
 def chunk_text(
@@ -54,6 +63,14 @@ def chunk_text(
     chunks: list[Chunk] = []
     start = 0
     while start < len(lines):
+        if len(lines[start]) > max_chars:
+            for offset in range(0, len(lines[start]), max_chars):
+                piece = lines[start][offset:offset + max_chars]
+                if keep_blank or piece.strip():
+                    chunks.append(Chunk(len(chunks), start + 1, start + 1, piece, offset,
+                                        offset + len(piece)))
+            start += 1
+            continue
         end = start  # exclusive
         chars = 0
         while end < len(lines):

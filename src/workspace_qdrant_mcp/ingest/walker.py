@@ -56,6 +56,7 @@ SKIP_NOT_UTF8 = "not_utf8"
 SKIP_SPECIAL = "not_a_regular_file"
 SKIP_UNREADABLE = "unreadable"
 SKIP_EMPTY = "empty"
+SKIP_NAME_NOT_UTF8 = "name_not_utf8"
 
 
 @dataclass
@@ -65,6 +66,8 @@ class WalkResult:
     files: list[str]
     skipped: Counter[str] = field(default_factory=Counter)
     git: bool = False
+    #: Names skipped because they are not valid UTF-8, shown with the bad bytes escaped.
+    bad_names: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,24 @@ class FileText:
     content_hash: str | None
     reason: str | None = None
     detail: str | None = None
+
+
+def is_utf8_name(rel: str) -> bool:
+    """True when a path (decoded with ``os.fsdecode``) is valid UTF-8 text.
+
+    A name with other bytes cannot be stored, shown or matched as text (point ids,
+    payloads and JSON all need UTF-8), so such a file is skipped and counted.
+    """
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(rel: str) -> str:
+    """A path with its undecodable bytes shown as ``\\xNN`` (for messages only)."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def is_vendored(rel: str) -> bool:
@@ -96,6 +117,10 @@ def walk(root: Path) -> WalkResult:
         candidates = listed
     files: list[str] = []
     for rel in dict.fromkeys(candidates):
+        if not is_utf8_name(rel):
+            result.skipped[SKIP_NAME_NOT_UTF8] += 1
+            result.bad_names.append(printable_name(rel))
+            continue
         if is_vendored(rel):
             result.skipped[SKIP_VENDORED] += 1
             continue

@@ -68,6 +68,18 @@ def _parse_change(raw: Any) -> AliasChange:
     return AliasChange(alias, target, expected=expected)
 
 
+#: Bounds of the numbers users give (beyond them the dates and queries overflow).
+MAX_DAYS = 36_500
+MAX_HISTORY = 1_000_000
+
+
+def _check_whole(value: object, what: str, low: int, high: int) -> None:
+    """Refuse a number outside ``low``..``high`` (or not a whole number) with one sentence."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"{what} must be a whole number from {low} to {high:,}, "
+                              f"got {value!r}.")
+
+
 @operation()
 def alias_switch(
     ws: Workspace,
@@ -198,8 +210,7 @@ def remove_alias(
 @operation(read_only=True)
 def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
     """The audit log of alias changes, newest first, optionally for one name."""
-    if limit < 1:
-        raise InvalidArgument(f"The limit must be at least 1, got {limit}.")
+    _check_whole(limit, "--limit", 1, MAX_HISTORY)
     return ws.aliases.history(name, limit)
 
 
@@ -342,8 +353,7 @@ def _report(problems: list[ProblemRow]) -> DoctorReport:
 @operation(read_only=True)
 def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
     """Aliases not used by a search for ``days`` days (never used: counted from creation)."""
-    if days < 0:
-        raise InvalidArgument(f"--days must be 0 or more, got {days}.")
+    _check_whole(days, "--days", 0, MAX_DAYS)
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=days)
     names: dict[str, list[str]] = {}

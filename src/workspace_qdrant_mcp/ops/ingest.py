@@ -37,6 +37,7 @@ from ..ingest import walker
 from ..ingest.chunker import Chunk, chunk_text, language_of
 from ..workspace.points import chunk_point_id, embedding_text, file_filter, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
+from ..workspace.routing import Route
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import IngestResult, SkippedFile
@@ -45,6 +46,8 @@ Progress = Callable[[dict[str, Any]], None]
 
 #: Chunks embedded (and upserted) per call: large enough to keep the model busy.
 BATCH_SIZE = 64
+#: ...and at most this many characters per call, so memory does not grow with the input.
+BATCH_CHARS = 256 * 1024
 #: Points read per scroll page when listing what is indexed.
 SCROLL_PAGE = 2048
 #: Point ids per delete call.
@@ -52,7 +55,8 @@ DELETE_BATCH = 1024
 #: Skipped files reported one by one (the rest are only counted).
 MAX_SKIP_DETAILS = 100
 #: Reasons worth naming file by file (binaries and vendored files are only counted).
-DETAILED_REASONS = {walker.SKIP_NOT_UTF8, walker.SKIP_TOO_LARGE, walker.SKIP_UNREADABLE}
+DETAILED_REASONS = {walker.SKIP_NOT_UTF8, walker.SKIP_TOO_LARGE, walker.SKIP_UNREADABLE,
+                    walker.SKIP_NAME_NOT_UTF8}
 
 
 
@@ -116,12 +120,13 @@ class _Run:
     def __init__(self, ws: Workspace, ctx: ProjectContext, progress: Progress | None) -> None:
         self.ws = ws
         self.ctx = ctx
-        self.name = ctx.query_name
+        self.route = Route(ws, ctx.query_name, str(ctx.root), ctx)
         self.indexed: dict[str, _Indexed] = {}
         self.emit: Progress = progress or (lambda _event: None)
         self.skipped: Counter[str] = Counter()
         self.skip_details: list[SkippedFile] = []
         self.batch: list[tuple[_FileJob, Chunk, dict[str, Any]]] = []
+        self.batch_chars = 0
         self.chunks_written = 0
         self.chunks_total = 0
         self.files_done = 0
@@ -150,23 +155,27 @@ class _Run:
                 "project_id": self.ctx.project_id,
                 "source": schema.SOURCE_FILE,
             }
+            if chunk.start_col is not None:  # a piece of an overlong line
+                payload["start_col"], payload["end_col"] = chunk.start_col, chunk.end_col
             self.batch.append((job, chunk, payload))
-            if len(self.batch) >= BATCH_SIZE:
+            self.batch_chars += len(chunk.content)
+            if len(self.batch) >= BATCH_SIZE or self.batch_chars >= BATCH_CHARS:
                 self.flush()
 
     def flush(self) -> None:
         if not self.batch:
             return
-        batch, self.batch = self.batch, []
+        batch, self.batch, self.batch_chars = self.batch, [], 0
         points = make_points(
             self.ws,
             [job.ids[chunk.index] for job, chunk, _ in batch],
             [embedding_text(job.path, chunk.content) for job, chunk, _ in batch],
             [payload for _, _, payload in batch],
         )
-        client, name = self.ws.client, self.name
-        store.call(client, f"write chunks to {name}",
-                   lambda: client.upsert(name, points=points, wait=True))
+        client = self.ws.client
+        self.route.run(lambda name: store.call(
+            client, f"write chunks to {name}",
+            lambda: client.upsert(name, points=points, wait=True)))
         self.chunks_written += len(points)
         for job, _, _ in batch:
             job.remaining -= 1
@@ -187,11 +196,12 @@ class _Run:
         over every point in Python, which made per-file deletes quadratic.
         """
         ordered = sorted(ids)
-        client, name = self.ws.client, self.name
+        client = self.ws.client
         for start in range(0, len(ordered), DELETE_BATCH):
             part: list[qm.ExtendedPointId] = list(ordered[start:start + DELETE_BATCH])
-            with store.guarded(client, what):
-                client.delete(name, points_selector=qm.PointIdsList(points=part), wait=True)
+            selector = qm.PointIdsList(points=part)
+            self.route.run(lambda name, sel=selector: store.call(  # type: ignore[misc]
+                client, what, lambda: client.delete(name, points_selector=sel, wait=True)))
 
 
 @operation(takes_project=True, retry_safe=True, timeout="long")
@@ -213,10 +223,13 @@ def ingest(
     ctx = ensure_project_collection(ws.aliases, located)
     run = _Run(ws, ctx, progress)
     run.emit({"phase": "scan", "root": str(ctx.root)})
-    tune_embedded_storage(ws.client, run.name)
+    tune_embedded_storage(ws.client, run.route.name)
     listing = walker.walk(ctx.root)
-    indexed = run.indexed = indexed_files(ws, run.name)
+    indexed = run.indexed = run.route.run(lambda name: indexed_files(ws, name))
     run.skipped.update(listing.skipped)
+    for name in listing.bad_names[:MAX_SKIP_DETAILS]:
+        run.skip_details.append({"path": name, "reason": walker.SKIP_NAME_NOT_UTF8,
+                                 "detail": "the file name is not valid UTF-8; rename it"})
 
     # Pass 1: hash every file, find what changed, count chunks for the progress total.
     present: set[str] = set()
@@ -259,7 +272,7 @@ def ingest(
     skipped_total = sum(run.skipped.values())
     result: IngestResult = {
         "project_root": str(ctx.root),
-        "collection": run.name,
+        "collection": run.route.name,
         "git": listing.git,
         "files_seen": len(listing.files) + sum(listing.skipped.values()),
         "files_indexed": indexed_now,

@@ -19,17 +19,19 @@ from typing import Any
 from qdrant_client import models as qm
 
 from ..core import schema, store
-from ..core.errors import InvalidArgument, StoreError
+from ..core.errors import InvalidArgument
 from ..core.requests import current_request_id
 from ..ingest.chunker import chunk_text, split_lines
 from ..workspace.points import embedding_text, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
-from ..workspace.routing import choose_collection, collection_not_found, name_exists
+from ..workspace.routing import Route, choose_collection
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import NoteStored, Retrieved, RetrievedChunk
 
 NOTE_PATH_PREFIX = "notes/"
+#: The longest note accepted: its retrieval (text and chunks) must fit in one reply.
+MAX_NOTE_CHARS = 1_000_000
 _NOTE_NAMESPACE = uuid.UUID("0b8c4f55-2f0e-5d59-8e55-3c1f3c6b9a10")
 #: Chunks read per scroll when retrieving a document.
 _PAGE = 1024
@@ -55,6 +57,11 @@ def store_note(
     """
     if not isinstance(content, str) or not content.strip():
         raise InvalidArgument("The note is empty; give some text to store.")
+    if len(content) > MAX_NOTE_CHARS:
+        raise InvalidArgument(
+            f"The note is {len(content):,} characters; a note holds at most {MAX_NOTE_CHARS:,} "
+            "(split it, or put the text in a file of the project, which ingest indexes)."
+        )
     if title is not None and not isinstance(title, str):
         raise InvalidArgument("The note title must be text.")
     if metadata is not None:
@@ -65,12 +72,11 @@ def store_note(
         except (TypeError, ValueError):
             raise InvalidArgument("The note metadata must be JSON-serialisable.") from None
     ctx: ProjectContext | None = None
-    notices: list[str] = []
     if collection is None:
         ctx = ensure_project_collection(ws.aliases, ws.project(project_path))
-        name, notices = ctx.query_name, list(ctx.notices)
+        route = Route(ws, ctx.query_name, project_path, ctx)
     else:
-        name, _ = choose_collection(ws, collection, project_path)
+        route = choose_collection(ws, collection, project_path)
     # Derived from the caller's request id when there is one: the same request sent
     # twice (a retry after the service died) stores the same note, not a second one.
     request_id = current_request_id()
@@ -95,6 +101,8 @@ def store_note(
             "title": title,
             "metadata": metadata or {},
             "created_at": created,
+            **({"start_col": c.start_col, "end_col": c.end_col} if c.start_col is not None
+               else {}),
         }
         for c in chunks
     ]
@@ -106,15 +114,10 @@ def store_note(
         payloads,
     )
     client = ws.client
-    try:
-        store.call(client, f"store a note in {name}",
-                   lambda: client.upsert(name, points=points, wait=True))
-    except StoreError:
-        if not name_exists(ws, name):
-            raise collection_not_found(ws, name, project_path) from None
-        raise
-    return {"id": document_id, "collection": name, "path": path, "chunks": len(points),
-            "notices": notices}
+    route.run(lambda name: store.call(client, f"store a note in {name}",
+                                      lambda: client.upsert(name, points=points, wait=True)))
+    return {"id": document_id, "collection": route.name, "path": path, "chunks": len(points),
+            "notices": list(ctx.notices) if ctx else []}
 
 
 @operation(takes_project=True, read_only=True, mcp_tool="retrieve")
@@ -132,33 +135,34 @@ def retrieve(
     """
     if (document_id is None) == (path is None):
         raise InvalidArgument("Give exactly one of a document id and a path.")
-    name, notices = choose_collection(ws, collection, project_path)
+    route = choose_collection(ws, collection, project_path)
     client = ws.client
-    try:
-        if document_id is not None:
-            key = document_id.strip()
-            if not key:
-                raise InvalidArgument("The document id is empty.")
-            records = _scroll(ws, name, "document_id", key)
-            if not records and _is_uuid(key):
-                records = store.call(client, f"read a point of {name}",
-                                     lambda: client.retrieve(name, ids=[key], with_payload=True))
-            if not records:
-                raise InvalidArgument(f"No note or chunk with id {key!r} is in {name}.")
-        else:
-            assert path is not None
-            rel = relative_to_project(ws.project(project_path, auto_migrate=False), path)
-            records = _scroll(ws, name, "path", rel)
-            files = [r for r in records if (r.payload or {}).get("source") == schema.SOURCE_FILE]
-            records = files or records  # a file wins over a note that happens to share its path
-            if not records:
-                raise InvalidArgument(
-                    f"{rel} is not in the index of {name}; run `wqm ingest` if it should be."
-                )
-    except StoreError:
-        if not name_exists(ws, name):
-            raise collection_not_found(ws, name, project_path) from None
-        raise
+    key = document_id.strip() if document_id is not None else None
+    if key == "":
+        raise InvalidArgument("The document id is empty.")
+    rel = None
+    if path is not None:
+        rel = relative_to_project(ws.project(project_path, auto_migrate=False), path)
+
+    def fetch(name: str) -> list[qm.Record]:
+        if key is not None:
+            found = _scroll(ws, name, "document_id", key)
+            if not found and _is_uuid(key):
+                found = store.call(client, f"read a point of {name}",
+                                   lambda: client.retrieve(name, ids=[key], with_payload=True))
+            return found
+        assert rel is not None
+        found = _scroll(ws, name, "path", rel)
+        files = [r for r in found if (r.payload or {}).get("source") == schema.SOURCE_FILE]
+        return files or found  # a file wins over a note that happens to share its path
+
+    records = route.run(fetch)
+    name, notices = route.name, list(route.ctx.notices) if route.ctx else []
+    if not records and key is not None:
+        raise InvalidArgument(f"No note or chunk with id {key!r} is in {name}.")
+    if not records:
+        raise InvalidArgument(f"{rel} is not in the index of {name}; run `wqm ingest` if it "
+                              "should be.")
     records.sort(key=lambda r: int((r.payload or {}).get("chunk_index", 0)))
     chunks = [_chunk(r) for r in records]
     first = records[0].payload or {}
@@ -206,6 +210,11 @@ def stitch(chunks: list[RetrievedChunk]) -> str:
     parts: list[str] = []
     last_end = 0
     for chunk in chunks:
+        if (chunk.get("payload") or {}).get("start_col") is not None:  # piece of a long line
+            parts.append(str(chunk["content"]))
+            end = chunk.get("end_line")
+            last_end = max(last_end, int(end)) if isinstance(end, int) else last_end
+            continue
         lines = split_lines(str(chunk["content"]))
         start = chunk.get("start_line")
         skip = max(0, last_end - int(start) + 1) if isinstance(start, int) else 0

@@ -26,14 +26,16 @@ from typing import Any
 from qdrant_client import models as qm
 
 from ..core import schema, store
-from ..core.errors import InvalidArgument, StoreError
-from ..workspace.routing import choose_collection, collection_not_found, name_exists
+from ..core.errors import InvalidArgument
+from ..workspace.routing import choose_collection
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import SearchHit, SearchResult
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_LIMIT = 100
+#: The longest query accepted (the dense model reads about 1,000 characters of it anyway).
+MAX_QUERY_CHARS = 10_000
 #: Candidates each prefetch hands to the fusion, per result asked for.
 PREFETCH_FACTOR = 4
 MIN_PREFETCH = 40
@@ -213,26 +215,29 @@ def search(
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgument("The search query is empty; give some words to search for.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidArgument(f"The search query is {len(query):,} characters; at most "
+                              f"{MAX_QUERY_CHARS:,} are read, so shorten it.")
     if mode not in MODES:
         raise InvalidArgument(f"Unknown search mode {mode!r}; use hybrid, dense or sparse.")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidArgument(f"The limit must be a whole number from 1 to {MAX_LIMIT}, "
                               f"got {limit!r}.")
-    name, notices = choose_collection(ws, collection, project_path)
-    try:
+    route = choose_collection(ws, collection, project_path)
+    notices = list(route.ctx.notices) if route.ctx else []
+
+    def ask(name: str) -> list[qm.ScoredPoint]:
         try:
-            points = _run(ws, name, query.strip(), mode, limit,
-                          _plan(ws, name, path_glob, language))
+            return _run(ws, name, query.strip(), mode, limit, _plan(ws, name, path_glob, language))
         except _NoMatch:
-            points = []
-    except StoreError:
-        if not name_exists(ws, name):
-            raise collection_not_found(ws, name, project_path) from None
-        raise
-    if not points and not name_exists(ws, name):
+            return []
+
+    points = route.run(ask)
+    if not points:
         # Nothing may have reached Qdrant (no keyword survived, or a filter matched no path):
         # an unknown name must still be reported as such, not as "no results".
-        raise collection_not_found(ws, name, project_path)
+        route.check()
+    name = route.name
     ws.aliases.record_use(name)
     results: list[SearchHit] = []
     for point in points:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from qdrant_client import models as qm
 
 from ..core import schema, store
+from ..workspace.routing import Route
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import StatusResult
@@ -54,19 +55,24 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusRe
     ]
     if ctx.physical is None:
         return result
-    client, name = ws.client, ctx.query_name
-    result["collection"] = name
-    result["points"] = store.call(
-        client, f"count the points of {name}", lambda: client.count(name, exact=True)
-    ).count
-    result["notes"] = len(store.call(
-        client, f"count the notes of {name}",
-        lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_NOTE),
-                             limit=MAX_FILES, exact=True),
-    ).hits)
-    result["files"] = len(store.call(
-        client, f"count the files of {name}",
-        lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_FILE),
-                             limit=MAX_FILES, exact=True),
-    ).hits)
+    client = ws.client
+
+    def counts(name: str) -> tuple[int, int, int]:
+        points = store.call(client, f"count the points of {name}",
+                            lambda: client.count(name, exact=True)).count
+        notes = len(store.call(
+            client, f"count the notes of {name}",
+            lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_NOTE),
+                                 limit=MAX_FILES, exact=True),
+        ).hits)
+        files = len(store.call(
+            client, f"count the files of {name}",
+            lambda: client.facet(name, key="path", facet_filter=_source_is(schema.SOURCE_FILE),
+                                 limit=MAX_FILES, exact=True),
+        ).hits)
+        return points, notes, files
+
+    route = Route(ws, ctx.query_name, project_path, ctx)
+    result["points"], result["notes"], result["files"] = route.run(counts)
+    result["collection"] = route.name
     return result

@@ -8,10 +8,16 @@ name reaches nothing, turn that into one sentence listing the names that work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
 from ..core import store
-from ..core.errors import CollectionNotFound, InvalidArgument, WqmError
-from .projects import ProjectContext
+from ..core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
+from .projects import ProjectContext, locate_project
 from .workspace import Workspace
+
+T = TypeVar("T")
 
 
 def collection_not_found(ws: Workspace, name: str, project_path: str | None) -> CollectionNotFound:
@@ -36,17 +42,73 @@ def name_exists(ws: Workspace, name: str) -> bool:
     return name in store.live_aliases(ws.client) or name in store.collection_names(ws.client)
 
 
-def choose_collection(
-    ws: Workspace, collection: str | None, project_path: str | None
-) -> tuple[str, list[str]]:
-    """The name to query (as given, else the project's) and the project's notices."""
+@dataclass
+class Route:
+    """The name one operation sends to Qdrant: the one the caller gave, or its project's.
+
+    ``run`` sends every Qdrant call of the operation through it. When a call
+    fails because its name reaches nothing any more, a name the caller gave is
+    reported as unknown (with the names that work); a name chosen for the
+    project is chosen again (an undo or remove-alias in another process may have
+    removed it mid-operation) and the call retried once with a name that still
+    reaches the project's data, so "the current project" never fails because one
+    of its names went away.
+    """
+
+    ws: Workspace
+    name: str
+    project_path: str | None
+    ctx: ProjectContext | None = None
+
+    def run(self, fn: Callable[[str], T]) -> T:
+        """``fn(name)``, re-routed once if the name disappeared under it."""
+        for attempt in (1, 2):
+            try:
+                return fn(self.name)
+            except StoreError:
+                if name_exists(self.ws, self.name):
+                    raise  # the name is fine: a real failure
+                if attempt == 1 and self._repick():
+                    continue
+                raise collection_not_found(self.ws, self.name, self.project_path) from None
+        raise AssertionError("unreachable")
+
+    def check(self) -> None:
+        """Report an unknown name even when nothing reached Qdrant (an empty answer)."""
+        if not name_exists(self.ws, self.name) and not self._repick():
+            raise collection_not_found(self.ws, self.name, self.project_path)
+
+    def _repick(self) -> bool:
+        if self.ctx is None or self.ctx.physical is None:
+            return False
+        fresh = locate_project(self.ws.aliases, self.ctx.identity)
+        if fresh.physical != self.ctx.physical or fresh.query_name == self.name:
+            return False
+        self.ctx.names = fresh.names
+        self.name = fresh.query_name
+        return True
+
+
+def choose_collection(ws: Workspace, collection: str | None, project_path: str | None) -> Route:
+    """The route of one operation: ``collection`` as given, else the project's query name."""
     if collection is not None:
         if not collection.strip():
             raise InvalidArgument("The collection name is empty; omit it or give a name.")
-        return collection, []
+        return Route(ws, collection, project_path)
     ctx = ws.project(project_path)
     if ctx.physical is None:
-        raise CollectionNotFound(
-            f"The project at {ctx.root} has no data yet; run `wqm ingest` there first."
+        raise CollectionNotFound(no_data_message(ctx))
+    return Route(ws, ctx.query_name, project_path, ctx)
+
+
+def no_data_message(ctx: ProjectContext) -> str:
+    """What to do about a project that has no data: ingest it, or say where it moved from."""
+    if ctx.move_candidates:
+        commands = " or ".join(
+            f"`wqm project update-path --old-path {old} --project {ctx.root}`"
+            for old in ctx.move_candidates
         )
-    return ctx.query_name, list(ctx.notices)
+        return (f"The project at {ctx.root} has no data under its names; if it was moved, "
+                f"{commands} reaches its data again without re-indexing; otherwise `wqm ingest` "
+                "indexes it.")
+    return f"The project at {ctx.root} has no data yet; run `wqm ingest` there first."
