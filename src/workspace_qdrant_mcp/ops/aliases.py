@@ -47,6 +47,7 @@ from .results import (
 )
 
 _KEYS = frozenset({"alias", "target", "expected"})
+ACTOR_DOCTOR = "doctor"
 
 
 def _parse_change(raw: Any) -> AliasChange:
@@ -243,12 +244,13 @@ def undo(
 
 
 @operation()
-def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
+def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
     Returns ``{"ok", "problems", "remaining"}``; ``ok`` is False while problems remain.
+    Repairs are logged with ``actor`` (``doctor``, or ``dashboard`` when run from there).
     """
-    report = ws.aliases.reconcile_sync(fix=fix)
+    report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
     return {"ok": report.ok, "problems": report.problem_rows(),
             "remaining": len(report.remaining)}
 
