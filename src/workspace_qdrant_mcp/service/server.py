@@ -306,7 +306,9 @@ class WorkspaceService:
                 server = DashboardServer(self)
                 await server.start()
                 self.dashboard = server
-        return self.dashboard.new_session(read_only or self.settings.dashboard_read_only)
+        # Read-only is the caller's choice per link (flag or WQM_DASHBOARD_READONLY, resolved by
+        # the client): the service's own environment is whichever client happened to start it.
+        return self.dashboard.new_session(read_only)
 
     async def _dashboard_reply(self, request_id: Any, params: dict[str, Any]) -> dict[str, Any]:
         self.touch()

@@ -66,6 +66,8 @@ POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 MAX_SESSIONS = 32
 MAX_CONNECTIONS = 64
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1024 * 1024
 STATIC_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -176,6 +178,22 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+async def _linger(reader: asyncio.StreamReader) -> None:
+    """Read and drop what the client still sends before closing (a close with unread data
+    resets the connection, and the client may lose the error response we just sent)."""
+    deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+    dropped = 0
+    with contextlib.suppress(TimeoutError, ConnectionError, asyncio.LimitOverrunError):
+        while dropped < LINGER_BYTES:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            chunk = await asyncio.wait_for(reader.read(65536), left)
+            if not chunk:
+                return
+            dropped += len(chunk)
+
+
 class DashboardServer:
     """HTTP on 127.0.0.1:<random port> for the sessions handed out by ``new_session``."""
 
@@ -262,6 +280,10 @@ class DashboardServer:
                 writer.write(error_response(HttpError(
                     500, "The dashboard hit an internal error; see `wqm service logs`.")))
             await writer.drain()
+            if status >= 400:
+                if writer.can_write_eof():
+                    writer.write_eof()  # the client sees the end of our reply at once
+                await _linger(reader)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

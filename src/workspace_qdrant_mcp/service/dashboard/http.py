@@ -26,7 +26,7 @@ READ_TIMEOUT_SECONDS = 10.0
 
 REASONS = {
     200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 411: "Length Required",
     413: "Content Too Large", 415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
 }
@@ -130,7 +130,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
         raise HttpError(400, "Only HTTP/1.x requests for a path are served.")
     headers = _headers(lines[1:])
     if "transfer-encoding" in headers:
-        raise HttpError(501, "Chunked request bodies are not accepted; send Content-Length.")
+        raise HttpError(411, "Chunked request bodies are not accepted; send Content-Length.")
     length_text = headers.get("content-length", "0")
     if not length_text.isdigit():
         raise HttpError(400, "Content-Length is not a number.")
