@@ -35,7 +35,6 @@ from importlib import resources
 from typing import Any, Protocol
 
 from ...backends.dashboard import DashboardLink
-from ...config import Settings
 from ...core.errors import (
     AliasError,
     AliasNotFound,
@@ -79,7 +78,6 @@ STATIC_TYPES = {
 class Host(Protocol):
     """What the dashboard needs from the process serving it (the workspace service)."""
 
-    settings: Settings
     metrics: RequestMetrics
 
     def touch(self) -> None:
@@ -330,8 +328,9 @@ class DashboardServer:
         if path == "/":
             writer.write(self._index(session))
             return 200
-        if path.startswith("/static/") and path[len("/static/"):] in self._static:
-            body, kind = self._static[path[len("/static/"):]]
+        name = path[len("/static/"):] if path.startswith("/static/") else ""
+        if name in self._static and name != "index.html":  # the page itself only at /
+            body, kind = self._static[name]
             writer.write(response(200, body, kind))
             return 200
         if path == "/api/session":
