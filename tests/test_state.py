@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient
 
 from workspace_qdrant_mcp.core.collection_aliases import AliasManager
 from workspace_qdrant_mcp.core.errors import RegistryError, SchemaTooNew
-from workspace_qdrant_mcp.core.state import SCHEMA_VERSION, SQLiteStateManager
+from workspace_qdrant_mcp.core.state import MIGRATIONS, SCHEMA_VERSION, SQLiteStateManager
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_schema_version_table_records_current_version(
     assert state.schema_version() == SCHEMA_VERSION
     with raw(db_path) as conn:
         rows = conn.execute("SELECT version, name, applied_at FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in rows] == [version for version, _, _ in MIGRATIONS]
     assert all(r[1] and r[2] for r in rows)
 
 
@@ -85,7 +85,7 @@ def test_reopening_does_not_migrate_twice(state: SQLiteStateManager, db_path: Pa
     again.initialize_sync()  # idempotent on an open manager too
     try:
         count = again.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]
-        assert count == SCHEMA_VERSION
+        assert count == len(MIGRATIONS)
     finally:
         again.close()
 

@@ -32,6 +32,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_PROJECT_PATH": "project of the MCP server when the client offers no roots",
     "WQM_SERVICE": "auto: share the embedded store through the workspace service; off: open it in-process",
     "WQM_SERVICE_IDLE": "seconds the workspace service waits idle before it stops (default: 900)",
+    "WQM_DASHBOARD_READONLY": "1: `wqm dashboard` pages show but offer no actions (default: 0)",
     "WQM_FAULT_POINT": "tests only: SIGKILL the process at this step of an alias change",
     "WQM_ENGINE": "embedded engine: local (qdrant-client local mode) or edge (qdrant-edge); default local",
 }
@@ -103,6 +104,7 @@ class Settings:
     service_idle_seconds: int = 900
     fault_point: str | None = None
     engine: str = "local"
+    dashboard_read_only: bool = False
 
     @property
     def qdrant_path(self) -> Path:
@@ -186,6 +188,10 @@ class Settings:
         if env.get("WQM_SERVICE_IDLE"):
             values["service_idle_seconds"] = _parse_int(
                 "WQM_SERVICE_IDLE", env["WQM_SERVICE_IDLE"], 1
+            )
+        if env.get("WQM_DASHBOARD_READONLY"):
+            values["dashboard_read_only"] = _parse_bool(
+                "WQM_DASHBOARD_READONLY", env["WQM_DASHBOARD_READONLY"]
             )
         if env.get("WQM_FAULT_POINT"):
             values["fault_point"] = env["WQM_FAULT_POINT"].strip()

@@ -19,13 +19,19 @@ from typing import Any, Self, cast
 
 from ..config import Settings
 from ..ops.results import (
+    AliasGraph,
     AliasInfo,
     AliasRow,
+    AliasTimeline,
+    AliasUsage,
     DoctorReport,
     HistoryEvent,
     IngestResult,
     NoteStored,
     Ping,
+    ProjectOverview,
+    RegistryMetrics,
+    RegistryVersion,
     RemoveResult,
     Retrieved,
     SearchResult,
@@ -177,6 +183,32 @@ class WorkspaceClient:
     def stale_aliases(self, days: int = 30) -> list[StaleAlias]:
         """Aliases unused for ``days`` days."""
         return cast(list[StaleAlias], self.call("stale_aliases", days=days))
+
+    # -- overview (what the dashboard shows) -----------------------------------------------
+
+    def projects_overview(self) -> list[ProjectOverview]:
+        """Every known project: root, names, collection, counts, index state."""
+        return cast(list[ProjectOverview], self.call("projects_overview"))
+
+    def alias_graph(self, stale_days: int = 30) -> AliasGraph:
+        """Every name and the collection it reaches, and collections no name reaches."""
+        return cast(AliasGraph, self.call("alias_graph", stale_days=stale_days))
+
+    def alias_usage(self, days: int = 30, stale_days: int = 30) -> AliasUsage:
+        """Searches per alias and day, last use, stale names."""
+        return cast(AliasUsage, self.call("alias_usage", days=days, stale_days=stale_days))
+
+    def alias_timeline(self, limit: int = 100) -> AliasTimeline:
+        """Alias changes and repairs, newest first, and the one undo would revert."""
+        return cast(AliasTimeline, self.call("alias_timeline", limit=limit))
+
+    def registry_version(self) -> RegistryVersion:
+        """Counters that move whenever names, history or usage change."""
+        return cast(RegistryVersion, self.call("registry_version"))
+
+    def registry_metrics(self) -> RegistryMetrics:
+        """Counts for monitoring."""
+        return cast(RegistryMetrics, self.call("registry_metrics"))
 
 
 def open_client(settings: Settings | None = None) -> WorkspaceClient:

@@ -62,12 +62,13 @@ def _root(
 
 
 def _register() -> None:
-    from . import data, mcp_cmd, project, service
+    from . import dashboard, data, mcp_cmd, project, service
 
     data.register(app)
     project.register(app)
     service.register(app)
     mcp_cmd.register(app)
+    dashboard.register(app)
 
 
 _register()

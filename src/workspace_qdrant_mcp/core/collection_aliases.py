@@ -639,8 +639,8 @@ class AliasManager:
         """Compare registry and Qdrant; with ``fix``, make the registry follow Qdrant."""
         return self.reconcile_sync(fix=fix)
 
-    def reconcile_sync(self, fix: bool = False) -> ReconcileReport:
-        """Synchronous twin of ``reconcile``."""
+    def reconcile_sync(self, fix: bool = False, actor: str = "doctor") -> ReconcileReport:
+        """Synchronous twin of ``reconcile``; ``actor`` is who the repairs are logged as."""
         self.state_manager.initialize_sync()
         report = ReconcileReport()
         with locks.exclusive(self.lock_path):
@@ -693,7 +693,7 @@ class AliasManager:
                     problem.fixed = True
                 report.problems.append(problem)
             if repairs:
-                self.state_manager.append_events(repairs, actor="doctor", reason="reconcile")
+                self.state_manager.append_events(repairs, actor=actor, reason="reconcile")
             for project in self.state_manager.projects():
                 if project.physical_collection not in collections:
                     problem = Problem(

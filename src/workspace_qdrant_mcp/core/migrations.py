@@ -150,9 +150,27 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE projects ADD COLUMN root_commits TEXT")
 
 
+def _migration_usage_per_day(conn: sqlite3.Connection) -> None:
+    """Hits per alias and UTC day, so usage can be shown over time (the dashboard's chart).
+
+    ``collection_aliases`` keeps only a running total and the last use; a row per
+    (name, day) is small (names x days used) and answers "when was this name used".
+    """
+    conn.execute(
+        """CREATE TABLE alias_usage_daily (
+            alias_name TEXT NOT NULL,
+            day TEXT NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (alias_name, day)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX idx_alias_usage_daily_day ON alias_usage_daily(day)")
+
+
 #: Ordered, numbered migrations. Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "base schema: aliases with usage, audit log, intents, projects", _migration_1),
     (2, "request ids, alias tombstones, projects' root commits", _migration_2),
+    (3, "usage per alias and day", _migration_usage_per_day),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -137,6 +137,7 @@ class SQLiteStateManager:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pending_usage: dict[str, tuple[int, str]] = {}
+        self._pending_daily: dict[tuple[str, str], int] = {}
 
     # -- connection -------------------------------------------------------------------------
 
@@ -299,7 +300,10 @@ class SQLiteStateManager:
         """Count one use of ``name`` (buffered; written by ``flush_usage``)."""
         with self._lock:
             count, _ = self._pending_usage.get(name, (0, ""))
-            self._pending_usage[name] = (count + 1, utc_now())
+            now = utc_now()
+            self._pending_usage[name] = (count + 1, now)
+            day = (name, now[:10])
+            self._pending_daily[day] = self._pending_daily.get(day, 0) + 1
 
     def flush_usage(self) -> None:
         """Write buffered usage counts (one small transaction; a no-op when nothing is buffered)."""
@@ -307,6 +311,7 @@ class SQLiteStateManager:
             if not self._pending_usage or self._conn is None:
                 return
             pending, self._pending_usage = self._pending_usage, {}
+            daily, self._pending_daily = self._pending_daily, {}
             with self.transaction() as conn:
                 for name, (count, last) in pending.items():
                     conn.execute(
@@ -314,6 +319,13 @@ class SQLiteStateManager:
                         "last_used_at = MAX(COALESCE(last_used_at, ''), ?) WHERE alias_name = ?",
                         (count, last, name),
                     )
+                # Same rule as the totals: only registered aliases are counted.
+                conn.executemany(
+                    "INSERT INTO alias_usage_daily(alias_name, day, hits) SELECT ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM collection_aliases WHERE alias_name = ?) "
+                    "ON CONFLICT(alias_name, day) DO UPDATE SET hits = hits + excluded.hits",
+                    [(name, day, hits, name) for (name, day), hits in daily.items()],
+                )
 
     # -- changes (intents) and audit --------------------------------------------------------
 
@@ -461,21 +473,7 @@ class SQLiteStateManager:
                 "SELECT * FROM alias_events WHERE alias_name = ? ORDER BY id DESC LIMIT ?",
                 (alias_name, limit),
             )
-        return [
-            AliasEvent(
-                id=row["id"],
-                at=row["at"],
-                action=row["action"],
-                alias_name=row["alias_name"],
-                before=row["before"],
-                after=row["after"],
-                actor=row["actor"],
-                reason=row["reason"],
-                pid=row["pid"],
-                change_id=row["change_id"],
-            )
-            for row in rows
-        ]
+        return [_event(row) for row in rows]
 
     def upsert_alias_row(
         self, alias: str, collection: str, created_by: str, metadata: dict[str, Any] | None
@@ -585,6 +583,89 @@ class SQLiteStateManager:
             "SELECT name FROM project_names WHERE project_id = ? ORDER BY added_at", (project_id,)
         )
         return [row["name"] for row in rows]
+
+    # -- monitoring reads (the dashboard and /metrics) ----------------------------------------
+
+    def usage_per_day(self, since_day: str) -> list[tuple[str, str, int]]:
+        """(alias, day, hits) for UTC days on or after ``since_day`` (``YYYY-MM-DD``), by day."""
+        self.flush_usage()
+        rows = self._query(
+            "SELECT alias_name, day, hits FROM alias_usage_daily WHERE day >= ? "
+            "ORDER BY day, alias_name",
+            (since_day,),
+        )
+        return [(row["alias_name"], row["day"], int(row["hits"])) for row in rows]
+
+    def recent_changes(self, limit: int) -> list[ChangeRecord]:
+        """The latest recorded alias changes, whatever their fate, newest first."""
+        rows = self._query("SELECT * FROM alias_changes ORDER BY id DESC LIMIT ?", (limit,))
+        return [_change(row) for row in rows]
+
+    def loose_events(self, limit: int) -> list[AliasEvent]:
+        """Audit events that belong to no change (reconcile repairs), newest first."""
+        rows = self._query(
+            "SELECT * FROM alias_events WHERE change_id IS NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_event(row) for row in rows]
+
+    def change_marker(self) -> tuple[int, int, int, int]:
+        """(alias generation, last change id, last event id, total hits): one cheap read that
+        moves whenever an alias change, a repair or a flushed search happens in any process."""
+        self.flush_usage()
+        row = self._query_one(
+            "SELECT (SELECT value FROM registry_meta WHERE key = 'alias_generation') AS g, "
+            "(SELECT COALESCE(MAX(id), 0) FROM alias_changes) AS c, "
+            "(SELECT COALESCE(MAX(id), 0) FROM alias_events) AS e, "
+            "(SELECT COALESCE(SUM(hit_count), 0) FROM collection_aliases) AS h"
+        )
+        assert row is not None
+        return int(row["g"] or 0), int(row["c"]), int(row["e"]), int(row["h"])
+
+    def counts(self) -> RegistryCounts:
+        """Totals for monitoring: audit events by action, changes by status, recoveries."""
+        by_action = self._query("SELECT action, COUNT(*) AS n FROM alias_events GROUP BY action")
+        by_status = self._query("SELECT status, COUNT(*) AS n FROM alias_changes GROUP BY status")
+        repairs = self._query(
+            "SELECT action, COUNT(*) AS n FROM alias_events WHERE change_id IS NULL "
+            "GROUP BY action"
+        )
+        # A change completed by recovery has its events written by another process than
+        # the one that recorded the intent (the events' pid is the recovering process).
+        completed = self._query_one(
+            "SELECT COUNT(DISTINCT c.id) AS n FROM alias_changes c "
+            "JOIN alias_events e ON e.change_id = c.id WHERE c.status = 'done' AND e.pid != c.pid"
+        )
+        return {
+            "events_by_action": {row["action"]: int(row["n"]) for row in by_action},
+            "changes_by_status": {row["status"]: int(row["n"]) for row in by_status},
+            "repairs_by_action": {row["action"]: int(row["n"]) for row in repairs},
+            "recovered_completed": int(completed["n"]) if completed else 0,
+        }
+
+
+class RegistryCounts(TypedDict):
+    """What ``SQLiteStateManager.counts`` returns."""
+
+    events_by_action: dict[str, int]
+    changes_by_status: dict[str, int]
+    repairs_by_action: dict[str, int]
+    recovered_completed: int
+
+
+def _event(row: sqlite3.Row) -> AliasEvent:
+    return AliasEvent(
+        id=row["id"],
+        at=row["at"],
+        action=row["action"],
+        alias_name=row["alias_name"],
+        before=row["before"],
+        after=row["after"],
+        actor=row["actor"],
+        reason=row["reason"],
+        pid=row["pid"],
+        change_id=row["change_id"],
+    )
 
 
 def _retire_alias_row(conn: sqlite3.Connection, alias: str, now: str) -> None:

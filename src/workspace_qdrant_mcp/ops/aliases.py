@@ -50,6 +50,7 @@ from .results import (
 )
 
 _KEYS = frozenset({"alias", "target", "expected"})
+ACTOR_DOCTOR = "doctor"
 
 
 def _parse_change(raw: Any) -> AliasChange:
@@ -308,14 +309,15 @@ def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
 
 
 @operation(retry_safe=True, needs_open=False)
-def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
+def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
     Runs even when the workspace cannot open, to say why: a damaged registry
     (``fix`` moves it aside and rebuilds it from Qdrant, the routing truth) or an
     unreadable store (reported with the way out; never deleted automatically).
     Changes left pending by a crash are settled first, as by every command, and
-    listed as fixed. Returns ``{"ok", "problems", "remaining"}``.
+    listed as fixed. Repairs are logged with ``actor`` (``doctor``, or ``dashboard``).
+    Returns ``{"ok", "problems", "remaining"}``.
     """
     found: list[ProblemRow] = []
     try:
@@ -337,7 +339,7 @@ def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
         found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), exc))
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
-    report = ws.aliases.reconcile_sync(fix=fix)
+    report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
     return _report(found + report.problem_rows())
 
 

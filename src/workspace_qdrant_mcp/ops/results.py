@@ -208,16 +208,193 @@ class Ping(TypedDict):
     engine: str
 
 
+# -- overview: what the dashboard shows (ops/overview.py) ---------------------------------------
+
+
+class ProjectName(TypedDict):
+    """One name of a project: which rule made it and whether it reaches the data."""
+
+    name: str
+    kind: str  # "path", "remote", "collection" (an adopted collection's own name) or "other"
+    current: bool
+    reachable: bool
+
+
+class IndexState(TypedDict):
+    """How complete a project's index is; ``None`` where wqm does not track it (yet)."""
+
+    state: str  # "indexed", "empty" or "data_gone"
+    building: bool | None
+    stale: bool | None
+    watcher: bool | None
+
+
+class ProjectOverview(TypedDict):
+    """``projects_overview``: one project the registry knows, its names and its data."""
+
+    project_root: str
+    root_exists: bool
+    physical_collection: str
+    current_name: str | None
+    canonical_remote: str | None
+    names: list[ProjectName]
+    recipe: str | None
+    points: int
+    files: int
+    notes: int
+    index: IndexState
+    created_at: str
+    updated_at: str
+
+
+class GraphName(TypedDict):
+    """A name in the alias graph and the collection it reaches (or was registered to)."""
+
+    name: str
+    collection: str | None
+    kind: str
+    registered: bool
+    in_qdrant: bool
+    created_by: str | None
+    hit_count: int
+    last_used_at: str | None
+    stale: bool
+
+
+class GraphCollection(TypedDict):
+    """A physical collection in the alias graph; ``reachable`` False: no name reaches it."""
+
+    name: str
+    exists: bool
+    points: int | None
+    project_root: str | None
+    names: list[str]
+    reachable: bool
+
+
+class AliasGraph(TypedDict):
+    """``alias_graph``: every name and every collection, including those no name reaches."""
+
+    names: list[GraphName]
+    collections: list[GraphCollection]
+
+
+class NameUsage(TypedDict):
+    """One alias's searches per UTC day (aligned with ``AliasUsage.days``) and last use."""
+
+    name: str
+    collection_name: str
+    hit_count: int
+    last_used_at: str | None
+    created_at: str | None
+    unused_days: int
+    stale: bool
+    per_day: list[int]
+
+
+class AliasUsage(TypedDict):
+    """``alias_usage``: hits per name and day; ``stale`` by the rule of ``stale_aliases``."""
+
+    days: list[str]
+    stale_days: int
+    names: list[NameUsage]
+
+
+class TimelineStep(TypedDict):
+    """One alias moved by a change."""
+
+    alias: str
+    action: str
+    before: str | None
+    after: str | None
+
+
+class TimelineEntry(TypedDict):
+    """One recorded alias change (or a group of doctor repairs) with its fate."""
+
+    change_id: int | None
+    at: str
+    finished_at: str | None
+    status: str
+    kind: str
+    actor: str
+    reason: str | None
+    steps: list[TimelineStep]
+    undo_of: int | None
+    undone_by: int | None
+    undo_target: bool
+
+
+class AliasTimeline(TypedDict):
+    """``alias_timeline``: changes newest first, and the one ``undo`` would revert now."""
+
+    undo_change_id: int | None
+    entries: list[TimelineEntry]
+
+
+class RegistryVersion(TypedDict):
+    """``registry_version``: counters that move whenever names, history or usage change."""
+
+    alias_generation: int
+    last_change_id: int
+    last_event_id: int
+    usage_hits: int
+
+
+class CollectionPoints(TypedDict):
+    """Points held by one physical collection."""
+
+    collection: str
+    project_root: str | None
+    points: int
+
+
+class NameHits(TypedDict):
+    """Searches through one name since it was made."""
+
+    name: str
+    hits: int
+
+
+class RegistryMetrics(TypedDict):
+    """``registry_metrics``: the workspace's counts for monitoring (``/metrics``)."""
+
+    aliases: int
+    aliases_in_qdrant: int
+    projects: int
+    collections: int
+    points: list[CollectionPoints]
+    hits: list[NameHits]
+    events_by_action: dict[str, int]
+    changes_by_status: dict[str, int]
+    repairs_by_action: dict[str, int]
+    recovered_completed: int
+    alias_generation: int
+
+
 __all__ = [
+    "AliasGraph",
     "AliasInfo",
     "AliasRow",
+    "AliasTimeline",
+    "AliasUsage",
+    "CollectionPoints",
     "DoctorReport",
+    "GraphCollection",
+    "GraphName",
     "HistoryEvent",
+    "IndexState",
     "IngestResult",
+    "NameHits",
     "NameState",
+    "NameUsage",
     "NoteStored",
     "Ping",
     "ProblemRow",
+    "ProjectName",
+    "ProjectOverview",
+    "RegistryMetrics",
+    "RegistryVersion",
     "RemoveResult",
     "RequestOutcome",
     "Retrieved",
@@ -229,5 +406,7 @@ __all__ = [
     "StatusResult",
     "SwitchResult",
     "SwitchedAlias",
+    "TimelineEntry",
+    "TimelineStep",
     "UndoResult",
 ]

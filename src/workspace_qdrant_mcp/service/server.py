@@ -26,11 +26,13 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..backends.dashboard import DASHBOARD_VERB, DashboardLink
 from ..backends.protocol import (
     HEADER,
     MAX_FRAME_BYTES,
@@ -48,6 +50,8 @@ from ..core.errors import WqmError
 from ..core.runfiles import ServicePaths, unwritable
 from ..ops import registry
 from ..workspace.workspace import Workspace
+from .dashboard import DashboardServer
+from .metrics import RequestMetrics
 
 log = logging.getLogger("wqm.service")
 
@@ -93,6 +97,9 @@ class WorkspaceService:
         self._stop = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._pid_fd: int | None = None
+        self.metrics = RequestMetrics(registry.load())
+        self.dashboard: DashboardServer | None = None
+        self._dashboard_lock = asyncio.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -156,6 +163,8 @@ class WorkspaceService:
         finally:
             maintenance.cancel()
             server.close()  # no new connections
+            if self.dashboard is not None:
+                await self.dashboard.close()
             await self._drain()
             for writer in list(self._writers):
                 writer.close()
@@ -277,6 +286,9 @@ class WorkspaceService:
             await self._send(writer, {"id": request_id, "type": "result", "result": {"ok": True}})
             self._stop.set()
             return
+        if op == DASHBOARD_VERB:
+            await self._send(writer, await self._dashboard_reply(request_id, params))
+            return
         loop = asyncio.get_running_loop()
 
         def progress(event: dict[str, Any]) -> None:
@@ -284,23 +296,71 @@ class WorkspaceService:
             loop.call_soon_threadsafe(writer.write, frame)
 
         started = time.monotonic()
-        self.active_requests += 1
         try:
-            result = await loop.run_in_executor(
-                self.executor,
-                lambda: registry.run(self.workspace, op, params, progress, client_request),
-            )
+            result = await self.run_operation(op, params, via="socket", progress=progress,
+                                              request_id=client_request)
             reply: dict[str, Any] = {"id": request_id, "type": "result", "result": result}
         except Exception as exc:
             if not isinstance(exc, WqmError):
                 log.exception("operation %s failed", op)
             reply = {"id": request_id, "type": "error", "error": error_payload(exc)}
         finally:
-            self.active_requests -= 1
-            self.last_activity = time.monotonic()
             self.requests_served += 1
         log.info("%s %s in %.1f ms", op, reply["type"], (time.monotonic() - started) * 1000)
         await self._send(writer, reply)
+
+    async def run_operation(
+        self,
+        op: str,
+        params: dict[str, Any],
+        *,
+        via: str,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        """Run an operation on the workspace in the thread pool, timed for ``/metrics``.
+
+        The one path for socket requests and the dashboard alike; running counts as
+        activity, so the service does not stop for idleness meanwhile.
+        """
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        outcome = "error"
+        self.active_requests += 1
+        try:
+            result = await loop.run_in_executor(
+                self.executor,
+                lambda: registry.run(self.workspace, op, params, progress, request_id),
+            )
+            outcome = "ok"
+            return result
+        finally:
+            self.active_requests -= 1
+            self.last_activity = time.monotonic()
+            self.metrics.observe(op, via, outcome, time.monotonic() - started)
+
+    def touch(self) -> None:
+        """Count as activity now (an open dashboard keeps the service from idling out)."""
+        self.last_activity = time.monotonic()
+
+    async def open_dashboard(self, read_only: bool) -> DashboardLink:
+        """Start the dashboard server on first use and hand out a new session."""
+        async with self._dashboard_lock:
+            if self.dashboard is None:
+                server = DashboardServer(self)
+                await server.start()
+                self.dashboard = server
+        # Read-only is the caller's choice per link (flag or WQM_DASHBOARD_READONLY, resolved by
+        # the client): the service's own environment is whichever client happened to start it.
+        return self.dashboard.new_session(read_only)
+
+    async def _dashboard_reply(self, request_id: Any, params: dict[str, Any]) -> dict[str, Any]:
+        self.touch()
+        try:
+            link = await self.open_dashboard(bool(params.get("read_only")))
+        except WqmError as exc:
+            return {"id": request_id, "type": "error", "error": error_payload(exc)}
+        return {"id": request_id, "type": "result", "result": link}
 
     def info(self) -> dict[str, Any]:
         """What ``hello`` and ``wqm service status`` report."""
@@ -317,6 +377,7 @@ class WorkspaceService:
             "idle_timeout_seconds": self.settings.service_idle_seconds,
             "requests_served": self.requests_served,
             "active_requests": self.active_requests,
+            "dashboard_port": self.dashboard.port if self.dashboard is not None else None,
             "operations": registry.describe(),
         }
 
