@@ -32,6 +32,7 @@ from workspace_qdrant_mcp.ingest import walker
 from workspace_qdrant_mcp.ingest.chunker import chunk_text
 from workspace_qdrant_mcp.ops import ingest as pipeline
 from workspace_qdrant_mcp.workspace import points
+from workspace_qdrant_mcp.workspace.indexer import DENSE_BATCH
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 
@@ -91,7 +92,7 @@ def chunk_texts(root: Path, max_bytes: int) -> list[str]:
 
 def time_raw(ws: Workspace, texts: list[str]) -> tuple[float, float]:
     """Seconds for dense+sparse and for dense alone over ``texts``, in pipeline-sized batches."""
-    size = pipeline.BATCH_SIZE
+    size = DENSE_BATCH
     started = time.perf_counter()
     dense_seconds = 0.0
     for i in range(0, len(texts), size):
@@ -171,7 +172,7 @@ def main(files: int = 150, repo: Path | None = None) -> dict[str, Any]:
         "embed_seconds_inside_ingest": round(in_run, 3),
         "pipeline_overhead_pct_in_run": round((result["seconds"] - in_run) / in_run * 100, 1),
         "unchanged_reingest_seconds": noop["seconds"],
-        "batch_size": pipeline.BATCH_SIZE,
+        "batch_size": DENSE_BATCH,
     }
     return figures
 

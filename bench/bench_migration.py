@@ -61,7 +61,7 @@ def reembed_rate(data_dir: Path, sample: int) -> dict[str, Any]:
     """Seconds for the real dense + BM25 embedders over ``sample`` chunk texts of the bench."""
     from _common import chunk_texts
     from workspace_qdrant_mcp.config import Settings
-    from workspace_qdrant_mcp.ops import ingest as pipeline
+    from workspace_qdrant_mcp.workspace.indexer import DENSE_BATCH
     from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     texts = chunk_texts(sample)
@@ -69,7 +69,7 @@ def reembed_rate(data_dir: Path, sample: int) -> dict[str, Any]:
     try:
         ws.dense.embed(texts[:16])  # load the model and warm up: loading is not throughput
         ws.sparse.embed_documents(texts[:16])
-        size = pipeline.BATCH_SIZE
+        size = DENSE_BATCH
 
         split = {"dense": 0.0, "sparse": 0.0}
 

@@ -48,6 +48,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache_d
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("WQM_CACHE_DIR", str(model_cache_dir))
+    # Watching is a background behaviour with its own tests (tests/test_keep_current.py);
+    # elsewhere a service catching up with seeded, synthetic points would rewrite them.
+    monkeypatch.setenv("WQM_WATCH", "0")
     if ENGINE:
         monkeypatch.setenv("WQM_ENGINE", ENGINE)
     monkeypatch.setenv("FASTMCP_SHOW_SERVER_BANNER", "false")

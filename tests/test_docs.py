@@ -97,7 +97,8 @@ def test_every_mcp_tool_is_documented() -> None:
     from workspace_qdrant_mcp.ops import registry
 
     TOOLS = tool_table(registry.describe())
-    assert set(TOOLS) == {"search", "store", "retrieve", "workspace_status", "list_aliases"}
+    assert set(TOOLS) == {"search", "store", "retrieve", "workspace_status", "list_aliases",
+                          "index"}
     mcp_doc = (ROOT / "docs/MCP.md").read_text()
     for tool in TOOLS:
         assert f"`{tool}`" in mcp_doc, f"MCP tool {tool} is not in docs/MCP.md"

@@ -18,10 +18,14 @@ from typer.testing import CliRunner
 from conftest import git
 from workspace_qdrant_mcp.cli import app
 from workspace_qdrant_mcp.config import Settings
-from workspace_qdrant_mcp.core.errors import InvalidArgument
+from workspace_qdrant_mcp.core.errors import Cancelled, InvalidArgument
 from workspace_qdrant_mcp.ingest import chunker, walker
 from workspace_qdrant_mcp.ingest.chunker import chunk_text, language_of, split_lines
 from workspace_qdrant_mcp.ops import ingest as pipeline
+from workspace_qdrant_mcp.ops.search import search
+from workspace_qdrant_mcp.workspace import indexer
+from workspace_qdrant_mcp.workspace.index_state import dense_missing
+from workspace_qdrant_mcp.workspace.indexer import indexed_files
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 # ----------------------------------------------------------------------------- chunker
@@ -162,8 +166,8 @@ FILES: dict[str, str | bytes] = {
 def indexed_paths(ws: Workspace, project: Path) -> dict[str, set[str]]:
     """path -> content hashes of its file points."""
     ctx = ws.project(project)
-    found = pipeline.indexed_files(ws, ctx.query_name)
-    return {path: set(entry.counts) for path, entry in found.items()}
+    found = indexed_files(ws, ctx.query_name)
+    return {path: set(entry.ids) for path, entry in found.items()}
 
 
 @pytest.fixture
@@ -198,6 +202,7 @@ def test_first_ingest_indexes_text_and_counts_skips(small_settings: Settings, re
         assert events[-1]["phase"] == "done"
         embed = [e for e in events if e["phase"] == "embed"]
         assert embed and embed[-1]["done"] == embed[-1]["total"] == result["chunks_written"]
+        assert result["chunks_dense"] == result["chunks_written"]
     finally:
         ws.close()
 
@@ -267,14 +272,11 @@ def test_the_file_system_root_is_refused(settings: Settings) -> None:
         ws.close()
 
 
-class _Stop(KeyboardInterrupt):
-    pass
-
-
-def test_interrupted_ingest_keeps_old_version_then_completes(
+def test_an_ingest_stopped_midway_leaves_every_file_findable_then_completes(
     settings: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "BATCH_SIZE", 2)
+    """Stopped in the dense pass (a service stopping): keywords already cover every file."""
+    monkeypatch.setattr(indexer, "DENSE_BATCH", 2)
     body = "".join(f"def function_{i}():\n    return {i}\n\n" for i in range(120))
     root = make_repo(files={"big.py": body, "a.py": "A = 1\n", "z.py": "Z = 1\n"})
     ws = Workspace(settings).open()
@@ -284,18 +286,22 @@ def test_interrupted_ingest_keeps_old_version_then_completes(
         (root / "big.py").write_text(body.replace("return", "yield"))
         (root / "z.py").write_text("Z = 2\n")
 
-        def interrupt(event: dict[str, Any]) -> None:
+        def stop(event: dict[str, Any]) -> None:
             if event["phase"] == "embed" and event["done"] >= 4:
-                raise _Stop
+                ws.stopping.set()
 
-        with pytest.raises(_Stop):
-            ws_ingest(ws, root, interrupt)
+        with pytest.raises(Cancelled):
+            ws_ingest(ws, root, stop)
+        ws.stopping.clear()
         mid = indexed_paths(ws, root)
-        assert old <= mid["big.py"]  # the old version is still whole: never absent mid-update
+        assert len(mid["big.py"]) == 1 and mid["big.py"] != old  # the new version, whole
+        name = ws.project(root).query_name
+        assert dense_missing(ws, name) > 0  # ...found by keyword, not all embedded yet
+        found = search(ws, "function_7 yield", project_path=str(root), mode="sparse")
+        assert found["results"][0]["path"] == "big.py"
         resumed = ws_ingest(ws, root)
-        assert resumed["files_indexed"] == 2  # big.py redone, z.py done
-        final = indexed_paths(ws, root)
-        assert len(final["big.py"]) == 1 and final["big.py"] != old
+        assert resumed["files_indexed"] == 0 and resumed["chunks_dense"] > 0
+        assert dense_missing(ws, name) == 0
         assert ws_ingest(ws, root)["chunks_written"] == 0
     finally:
         ws.close()

@@ -59,6 +59,7 @@ EXPECTED_PARAMS: dict[str, tuple[list[str], list[str]]] = {
     "retrieve": (["document_id", "path", "collection"], []),
     "workspace_status": ([], []),
     "list_aliases": ([], []),
+    "index": ([], []),
 }
 
 
@@ -185,7 +186,7 @@ async def test_tools_and_schemas(tmp_path: Path, data_dir: Path,
                 assert f"`{param}`" in description, (name, param)
             hints = tools[name].annotations
             assert hints is not None and hints.destructive_hint is False
-            assert hints.read_only_hint is (name != "store")
+            assert hints.read_only_hint is (name not in ("store", "index"))
         assert tools["search"].input_schema["properties"]["limit"]["default"] == 10
         assert tools["search"].input_schema["properties"]["mode"]["default"] == "hybrid"
         status = await server.ok("workspace_status")

@@ -260,12 +260,34 @@ def test_invalid_arguments(
         search(ws, project_path=str(root), **params)
 
 
-def test_project_without_data(open_workspace: Callable[[], Workspace],
-                              make_repo: Callable[..., Path]) -> None:
+def test_project_without_data_when_automatic_indexing_is_off(
+    settings: Settings, make_repo: Callable[..., Path]
+) -> None:
+    ws = Workspace(settings.with_overrides(auto_index=False)).open()
+    try:
+        root = make_repo()
+        with pytest.raises(CollectionNotFound, match="no data yet; run `wqm ingest`"):
+            search(ws, "anything", project_path=str(root))
+    finally:
+        ws.close()
+
+
+def test_first_search_of_a_project_indexes_it_and_says_so(
+    open_workspace: Callable[[], Workspace], make_repo: Callable[..., Path]
+) -> None:
     ws = open_workspace()
-    root = make_repo()
-    with pytest.raises(CollectionNotFound, match="no data yet; run `wqm ingest`"):
-        search(ws, "anything", project_path=str(root))
+    root = make_repo(files={"billing.py": "def invoice_total(lines):\n    return sum(lines)\n"})
+    first = search(ws, "invoice total", project_path=str(root), mode="sparse")
+    assert first["index"] is not None and first["index"]["state"] in ("building", "partial",
+                                                                      "complete")
+    if first["index"]["state"] != "complete":
+        assert any("being built" in n or "not embedded" in n or "being completed" in n
+                   for n in first["notices"])
+    job = ws.jobs.get(str(root.resolve()))
+    assert job is not None and job.join(timeout=120)
+    done = search(ws, "invoice total", project_path=str(root))
+    assert done["index"]["state"] == "complete"
+    assert done["results"][0]["path"] == "billing.py"
 
 
 def test_snippet_prefers_lines_sharing_query_words() -> None:

@@ -28,6 +28,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_DEVICE": "device for the dense model (default: cpu)",
     "WQM_EMBED_BACKEND": "dense backend: auto, onnx or torch (default: auto)",
     "WQM_MAX_FILE_BYTES": "files larger than this are not ingested (default: 1048576)",
+    "WQM_MAX_PROJECT_FILES": "a project with more indexable files is refused (default: 20000)",
+    "WQM_MAX_PROJECT_BYTES": "a project whose indexable files hold more bytes is refused "
+                             "(default: 536870912)",
+    "WQM_AUTO_INDEX": "the first search in a project with no data starts indexing it (default: 1)",
+    "WQM_WATCH": "the workspace service watches indexed projects and re-indexes saved files "
+                 "(default: 1)",
     "WQM_AUTO_MIGRATE": "add a project's new name automatically when its identity changes (default: 1)",
     "WQM_PROJECT_PATH": "project of the MCP server when the client offers no roots",
     "WQM_SERVICE": "auto: share the embedded store through the workspace service; off: open it in-process",
@@ -98,6 +104,10 @@ class Settings:
     device: str = "cpu"
     embed_backend: str = "auto"
     max_file_bytes: int = 1024 * 1024
+    max_project_files: int = 20_000
+    max_project_bytes: int = 512 * 1024 * 1024
+    auto_index: bool = True
+    watch: bool = True
     auto_migrate: bool = True
     project_path: Path | None = None
     service: str = "auto"
@@ -172,6 +182,18 @@ class Settings:
                     f"WQM_EMBED_BACKEND={backend!r} is not known; use auto, onnx or torch."
                 )
             values["embed_backend"] = backend
+        if env.get("WQM_MAX_PROJECT_FILES"):
+            values["max_project_files"] = _parse_int(
+                "WQM_MAX_PROJECT_FILES", env["WQM_MAX_PROJECT_FILES"], 1
+            )
+        if env.get("WQM_MAX_PROJECT_BYTES"):
+            values["max_project_bytes"] = _parse_int(
+                "WQM_MAX_PROJECT_BYTES", env["WQM_MAX_PROJECT_BYTES"], 1
+            )
+        if env.get("WQM_AUTO_INDEX"):
+            values["auto_index"] = _parse_bool("WQM_AUTO_INDEX", env["WQM_AUTO_INDEX"])
+        if env.get("WQM_WATCH"):
+            values["watch"] = _parse_bool("WQM_WATCH", env["WQM_WATCH"])
         if env.get("WQM_MAX_FILE_BYTES"):
             values["max_file_bytes"] = _parse_int(
                 "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1

@@ -229,12 +229,27 @@ class WorkspaceTools:
                               collection=collection)
 
     async def workspace_status(self, ctx: Ctx) -> CallToolResult:
-        """The current project: its root, its names, the current name, counts, engine mode.
+        """The current project: its root, names, counts, engine, and how complete its index is.
 
         Takes no parameters. `names` lists every name that reaches the project's
-        data; any of them works as `collection` in the other tools.
+        data; any of them works as `collection` in the other tools. `index` says
+        whether the index is `complete`, `building` (with the job's progress and an
+        ETA), `partial` (some chunks not embedded yet) or `none`, whether the
+        project is watched (saved files are re-indexed within seconds) and when it
+        was last synced.
         """
         return await self.run(ctx, "status")
+
+    async def index(self, ctx: Ctx) -> CallToolResult:
+        """Start indexing the current project in the background and return at once.
+
+        Takes no parameters. Keyword search works within seconds, search by
+        meaning once the job completes; `workspace_status` shows the progress.
+        Indexing only reads what git would not ignore, and a project over the
+        size limit is refused with a sentence naming the limit. A job already
+        running for the project is joined, not started twice.
+        """
+        return await self.run(ctx, "index")
 
     async def list_aliases(self, ctx: Ctx) -> CallToolResult:
         """Every alias (name -> collection) with who made it and its usage; read-only.

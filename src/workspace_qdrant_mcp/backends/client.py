@@ -26,6 +26,7 @@ from ..ops.results import (
     AliasUsage,
     DoctorReport,
     HistoryEvent,
+    IndexStarted,
     IngestResult,
     NoteStored,
     Ping,
@@ -39,6 +40,7 @@ from ..ops.results import (
     StatusResult,
     SwitchResult,
     UndoResult,
+    WatchResult,
 )
 from .base import Backend, Progress
 
@@ -94,6 +96,14 @@ class WorkspaceClient:
         """Index the project's files incrementally."""
         result = self.call("ingest", progress=progress, project_path=_path(project_path))
         return cast(IngestResult, result)
+
+    def index(self, project_path: PathArg = None) -> IndexStarted:
+        """Start indexing the project in the background (a running job is joined)."""
+        return cast(IndexStarted, self.call("index", project_path=_path(project_path)))
+
+    def watch(self, on: bool, project_path: PathArg = None) -> WatchResult:
+        """Turn watching of the project's folder on or off."""
+        return cast(WatchResult, self.call("watch", on=on, project_path=_path(project_path)))
 
     def search(self, query: str, *, project_path: PathArg = None, collection: str | None = None,
                mode: str = "hybrid", limit: int = 10, path_glob: str | None = None,

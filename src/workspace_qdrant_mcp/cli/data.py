@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, client, notices
-from .render_data import IngestProgress, render_ingest, render_search, render_status
+from .render_data import (
+    IngestProgress,
+    render_index_started,
+    render_ingest,
+    render_search,
+    render_status,
+    render_watch,
+)
 
 
 class Mode(str, Enum):
@@ -30,12 +37,51 @@ ProjectArg = Annotated[
 ]
 
 
-def ingest(path: ProjectArg = None, fmt: TextFormat = TEXT_FORMAT_OPTION) -> None:
-    """Index the project at PATH: new and changed files are embedded, deleted ones removed."""
-    with client() as c, IngestProgress() as progress:
-        result = c.ingest(path, progress=progress)
+def ingest(
+    path: ProjectArg = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Start indexing in the background and return at once.")] = False,
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Index the project at PATH: new and changed files are embedded, deleted ones removed.
+
+    Only what git would not ignore is read. The index is searchable by keyword
+    within seconds and complete (meaning too) at the end; --detach returns at
+    once and `wqm status` shows the progress.
+    """
+    with client() as c:
+        if detach:
+            started = c.index(path)
+            notices(started)
+            render_index_started(started, fmt)
+            return
+        with IngestProgress() as progress:
+            result = c.ingest(path, progress=progress)
     notices(result)
     render_ingest(result, fmt)
+
+
+class Switch(str, Enum):
+    """on or off."""
+
+    on = "on"
+    off = "off"
+
+
+def watch(
+    state: Annotated[Switch, typer.Argument(help="on or off.", case_sensitive=False)],
+    path: ProjectArg = None,
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Turn watching of the project's folder on or off (on: saved files are re-indexed).
+
+    The workspace service watches every indexed project by default and
+    re-indexes a saved file within seconds; off stops that for this project
+    (`wqm ingest` still brings its index up to date).
+    """
+    with client() as c:
+        result = c.watch(state is Switch.on, path)
+    render_watch(result, fmt)
 
 
 def search(
@@ -76,3 +122,4 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("search")(search)
     app.command("status")(status)
+    app.command("watch")(watch)

@@ -14,7 +14,14 @@ from typing import Any, Self
 
 from rich.table import Table
 
-from ..ops.results import IngestResult, SearchHit, SearchResult, StatusResult
+from ..ops.results import (
+    IndexStarted,
+    IngestResult,
+    SearchHit,
+    SearchResult,
+    StatusResult,
+    WatchResult,
+)
 from .output import Format, TextFormat, console, err_console, notice, print_json, safe
 
 #: Seconds between plain progress lines when stderr is not a terminal.
@@ -43,7 +50,7 @@ class IngestProgress:
 
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("chunks"), TimeRemainingColumn(), console=err_console, transient=True,
+                TimeRemainingColumn(), console=err_console, transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task("Scanning", total=None)
@@ -60,21 +67,50 @@ class IngestProgress:
         phase = event.get("phase")
         if self.bar is not None:
             if phase == "plan":
-                self.bar.update(self.task, description="Embedding", total=event.get("total") or 0)
-            elif phase == "embed":
+                self.bar.update(self.task, description="Reading", completed=0,
+                                total=event.get("total") or 0)
+            elif phase == "keywords":
                 self.bar.update(self.task, completed=event.get("done", 0))
+            elif phase == "embed":
+                self.bar.update(self.task, description="Embedding",
+                                completed=event.get("done", 0), total=event.get("total") or 0)
             elif phase == "clean":
                 self.bar.update(self.task, description="Cleaning up")
             return
         now = time.monotonic()
         if phase == "plan":
             notice(f"{event.get('files', 0)} files: {event.get('changed', 0)} to index, "
-                   f"{event.get('unchanged', 0)} unchanged; {event.get('total', 0)} chunks to embed")
+                   f"{event.get('unchanged', 0)} unchanged")
             self.last_line = now
-        elif phase == "embed" and (now - self.last_line >= PLAIN_INTERVAL
-                                   or event.get("done") == event.get("total")):
-            notice(f"embedded {event.get('done', 0)}/{event.get('total', 0)} chunks")
+        elif phase == "embed" and not event.get("done"):
+            notice(f"{event.get('total', 0)} chunks to embed")
             self.last_line = now
+        elif phase in ("keywords", "embed") and (now - self.last_line >= PLAIN_INTERVAL
+                                                 or event.get("done") == event.get("total")):
+            what = "files read (keywords)" if phase == "keywords" else "chunks embedded"
+            notice(f"{event.get('done', 0)}/{event.get('total', 0)} {what}")
+            self.last_line = now
+
+
+def render_index_started(result: IndexStarted, fmt: TextFormat) -> None:
+    """``ingest --detach``: the job runs; where to see it."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    verb = "Indexing started" if result["started"] else "Indexing had already finished"
+    console.print(f"{verb} for {result['project_root']} in the background; `wqm status` shows "
+                  "its progress.", markup=False)
+
+
+def render_watch(result: WatchResult, fmt: TextFormat) -> None:
+    """``watch on|off``."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    state = "now watched: saved files are re-indexed" if result["watch"] else "no longer watched"
+    console.print(f"{result['project_root']} is {state}.", markup=False)
 
 
 def _plural(count: int, word: str) -> str:
@@ -130,6 +166,31 @@ def _location(hit: SearchHit) -> str:
     return f"{hit.get('path')}:{hit.get('start_line')}-{hit.get('end_line')}"
 
 
+def _index_rows(index: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The index's state, the running job and watching, as status rows."""
+    if not index:
+        return []
+    state = str(index["state"])
+    job = index.get("job") or {}
+    if state == "building":
+        if job.get("phase") == "dense":
+            eta = job.get("eta_seconds")
+            state += (f" (meaning {job.get('dense_done', 0)}/{job.get('dense_total', 0)} chunks"
+                      + (f", about {eta:.0f} s left)" if isinstance(eta, int | float) else ")"))
+        else:
+            state += f" (reading {job.get('keywords_done', 0)}/{job.get('keywords_total', 0)} files)"
+    elif state == "partial":
+        state += f" ({index['dense_missing']} chunks not embedded yet)"
+    if job.get("error") and not job.get("running"):
+        state += f"; last job: {job['error']}"
+    watched = "yes" if index.get("watched") else "no"
+    if index.get("pending_paths"):
+        watched += f" ({index['pending_paths']} changed files queued)"
+    rows = [("Index", state), ("Watched", watched),
+            ("Last sync", str(index.get("last_sync_at") or "never")[:19].replace("T", " "))]
+    return rows
+
+
 def render_status(result: StatusResult, fmt: Format) -> None:
     """The project's names, collection, counts and where the data lives."""
     if fmt is Format.json:
@@ -147,6 +208,7 @@ def render_status(result: StatusResult, fmt: Format) -> None:
         ("Points", str(result["points"])),
         ("Files", str(result["files"])),
         ("Notes", str(result["notes"])),
+        *_index_rows(result.get("index")),
         ("Engine", result["engine"]),
         ("Registry", result["registry"]),
         ("Data dir", result["data_dir"]),

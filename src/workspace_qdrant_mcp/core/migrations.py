@@ -167,10 +167,51 @@ def _migration_usage_per_day(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_alias_usage_daily_day ON alias_usage_daily(day)")
 
 
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """Collections with their recipe and state, the files each checkout indexed, watching.
+
+    ``collections`` records the recipe that built each physical collection and
+    whether it is live, being built (a reindex) or retired (kept for undo).
+    ``indexed_files`` is each checkout's view of what it indexed (content hash,
+    size and mtime): a file whose size and mtime did not change is not read
+    again, a search can tell cheaply whether a result's file changed since, and
+    two clones sharing a remote-based name never delete each other's files.
+    Qdrant stays the truth about which points exist; this is a cache of hashes.
+    """
+    conn.execute(
+        """CREATE TABLE collections (
+            physical TEXT PRIMARY KEY,
+            recipe TEXT NOT NULL,
+            recipe_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('live', 'building', 'retired')),
+            project_id INTEGER,
+            created_at TEXT NOT NULL,
+            retired_at TEXT,
+            replaced_by TEXT
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE indexed_files (
+            physical TEXT NOT NULL,
+            checkout TEXT NOT NULL,
+            path TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            chunks INTEGER NOT NULL,
+            indexed_at TEXT NOT NULL,
+            PRIMARY KEY (physical, checkout, path)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("ALTER TABLE projects ADD COLUMN watch INTEGER NOT NULL DEFAULT 1")
+    conn.execute("ALTER TABLE projects ADD COLUMN last_sync_at TEXT")
+
+
 #: Ordered, numbered migrations. Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "base schema: aliases with usage, audit log, intents, projects", _migration_1),
     (2, "request ids, alias tombstones, projects' root commits", _migration_2),
     (3, "usage per alias and day", _migration_usage_per_day),
+    (4, "collections with recipes, files indexed per checkout, watching", _migration_4),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

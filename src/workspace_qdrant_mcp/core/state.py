@@ -52,6 +52,9 @@ class ProjectRecord:
     created_at: str
     updated_at: str
     root_commits: str | None = None
+    #: 1 while the workspace service watches the project's folder (``wqm watch off``: 0).
+    watch: int = 1
+    last_sync_at: str | None = None
 
     @property
     def commits(self) -> frozenset[str]:
@@ -227,7 +230,7 @@ class SQLiteStateManager:
 
     def schema_version(self) -> int:
         """The schema version of the open registry."""
-        row = self._query_one("SELECT MAX(version) AS v FROM schema_version")
+        row = self.query_one("SELECT MAX(version) AS v FROM schema_version")
         return int(row["v"]) if row else 0
 
     def close_quietly(self) -> None:
@@ -268,31 +271,33 @@ class SQLiteStateManager:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one read (a failure becomes a RegistryError)."""
         with self._lock:
             try:
                 return list(self.connection.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
                 raise RegistryError(f"Registry read failed: {exc}; retry the command.") from None
 
-    def _query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        rows = self._query(sql, params)
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of one read, or None."""
+        rows = self.query(sql, params)
         return rows[0] if rows else None
 
     # -- aliases ----------------------------------------------------------------------------
 
     def alias_generation(self) -> int:
         """Counter bumped by every alias change, in any process (drives cache coherence)."""
-        row = self._query_one("SELECT value FROM registry_meta WHERE key = 'alias_generation'")
+        row = self.query_one("SELECT value FROM registry_meta WHERE key = 'alias_generation'")
         return int(row["value"]) if row else 0
 
     def alias_rows(self) -> list[sqlite3.Row]:
         """Every registered alias, newest first."""
-        return self._query("SELECT * FROM collection_aliases ORDER BY created_at DESC, alias_name")
+        return self.query("SELECT * FROM collection_aliases ORDER BY created_at DESC, alias_name")
 
     def alias_row(self, alias_name: str) -> sqlite3.Row | None:
         """One registered alias, or None."""
-        return self._query_one(
+        return self.query_one(
             "SELECT * FROM collection_aliases WHERE alias_name = ?", (alias_name,)
         )
 
@@ -421,17 +426,17 @@ class SQLiteStateManager:
 
     def pending_changes(self) -> list[ChangeRecord]:
         """Changes whose intent was recorded but whose outcome was not (a crash, usually)."""
-        rows = self._query("SELECT * FROM alias_changes WHERE status = 'pending' ORDER BY id")
+        rows = self.query("SELECT * FROM alias_changes WHERE status = 'pending' ORDER BY id")
         return [_change(row) for row in rows]
 
     def get_change(self, change_id: int) -> ChangeRecord | None:
         """One recorded change."""
-        row = self._query_one("SELECT * FROM alias_changes WHERE id = ?", (change_id,))
+        row = self.query_one("SELECT * FROM alias_changes WHERE id = ?", (change_id,))
         return _change(row) if row else None
 
     def undoable_changes(self, limit: int = 1000) -> list[ChangeRecord]:
         """Applied changes not undone yet, newest first (an undo may itself be undone)."""
-        rows = self._query(
+        rows = self.query(
             "SELECT * FROM alias_changes WHERE status = 'done' AND undone_by IS NULL "
             "AND kind IN ('alias', 'undo') ORDER BY id DESC LIMIT ?",
             (limit,),
@@ -445,14 +450,14 @@ class SQLiteStateManager:
 
     def changes_of_request(self, request_id: str) -> list[ChangeRecord]:
         """The changes recorded while serving ``request_id``, oldest first."""
-        rows = self._query(
+        rows = self.query(
             "SELECT * FROM alias_changes WHERE request_id = ? ORDER BY id", (request_id,)
         )
         return [_change(row) for row in rows]
 
     def has_pending_changes(self) -> bool:
         """True when a change's intent is recorded but its outcome is not (cheap)."""
-        return self._query_one(
+        return self.query_one(
             "SELECT 1 AS one FROM alias_changes WHERE status = 'pending' LIMIT 1"
         ) is not None
 
@@ -467,9 +472,9 @@ class SQLiteStateManager:
     def events(self, alias_name: str | None = None, limit: int = 200) -> list[AliasEvent]:
         """The audit log, newest first, optionally for one name."""
         if alias_name is None:
-            rows = self._query("SELECT * FROM alias_events ORDER BY id DESC LIMIT ?", (limit,))
+            rows = self.query("SELECT * FROM alias_events ORDER BY id DESC LIMIT ?", (limit,))
         else:
-            rows = self._query(
+            rows = self.query(
                 "SELECT * FROM alias_events WHERE alias_name = ? ORDER BY id DESC LIMIT ?",
                 (alias_name, limit),
             )
@@ -536,19 +541,30 @@ class SQLiteStateManager:
 
     def project_by_collection(self, physical_collection: str) -> ProjectRecord | None:
         """The project whose data lives in ``physical_collection``."""
-        row = self._query_one(
+        row = self.query_one(
             "SELECT * FROM projects WHERE physical_collection = ?", (physical_collection,)
         )
         return ProjectRecord(**dict(row)) if row else None
 
     def projects(self) -> list[ProjectRecord]:
         """Every known project."""
-        return [ProjectRecord(**dict(row)) for row in self._query("SELECT * FROM projects")]
+        return [ProjectRecord(**dict(row)) for row in self.query("SELECT * FROM projects")]
 
     def projects_by_root(self, root_path: str) -> list[ProjectRecord]:
         """Projects last seen at ``root_path`` (normally one)."""
-        rows = self._query("SELECT * FROM projects WHERE root_path = ?", (root_path,))
+        rows = self.query("SELECT * FROM projects WHERE root_path = ?", (root_path,))
         return [ProjectRecord(**dict(row)) for row in rows]
+
+    def mark_synced(self, project_id: int) -> None:
+        """Record that the project's index was brought in step with its files just now."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE projects SET last_sync_at = ? WHERE id = ?",
+                         (utc_now(), project_id))
+
+    def set_watch(self, project_id: int, on: bool) -> None:
+        """Turn watching of the project's folder on or off."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE projects SET watch = ? WHERE id = ?", (int(on), project_id))
 
     def forget_project(self, project_id: int) -> None:
         """Delete a project's record and the names bound to it (its data is not touched)."""
@@ -575,11 +591,11 @@ class SQLiteStateManager:
 
     def name_binding(self, name: str) -> sqlite3.Row | None:
         """The registry's record of which project (and remote) a name was bound to."""
-        return self._query_one("SELECT * FROM project_names WHERE name = ?", (name,))
+        return self.query_one("SELECT * FROM project_names WHERE name = ?", (name,))
 
     def names_of_project(self, project_id: int) -> list[str]:
         """Every name ever bound to a project, oldest first."""
-        rows = self._query(
+        rows = self.query(
             "SELECT name FROM project_names WHERE project_id = ? ORDER BY added_at", (project_id,)
         )
         return [row["name"] for row in rows]
@@ -589,7 +605,7 @@ class SQLiteStateManager:
     def usage_per_day(self, since_day: str) -> list[tuple[str, str, int]]:
         """(alias, day, hits) for UTC days on or after ``since_day`` (``YYYY-MM-DD``), by day."""
         self.flush_usage()
-        rows = self._query(
+        rows = self.query(
             "SELECT alias_name, day, hits FROM alias_usage_daily WHERE day >= ? "
             "ORDER BY day, alias_name",
             (since_day,),
@@ -598,12 +614,12 @@ class SQLiteStateManager:
 
     def recent_changes(self, limit: int) -> list[ChangeRecord]:
         """The latest recorded alias changes, whatever their fate, newest first."""
-        rows = self._query("SELECT * FROM alias_changes ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self.query("SELECT * FROM alias_changes ORDER BY id DESC LIMIT ?", (limit,))
         return [_change(row) for row in rows]
 
     def loose_events(self, limit: int) -> list[AliasEvent]:
         """Audit events that belong to no change (reconcile repairs), newest first."""
-        rows = self._query(
+        rows = self.query(
             "SELECT * FROM alias_events WHERE change_id IS NULL ORDER BY id DESC LIMIT ?",
             (limit,),
         )
@@ -613,7 +629,7 @@ class SQLiteStateManager:
         """(alias generation, last change id, last event id, total hits): one cheap read that
         moves whenever an alias change, a repair or a flushed search happens in any process."""
         self.flush_usage()
-        row = self._query_one(
+        row = self.query_one(
             "SELECT (SELECT value FROM registry_meta WHERE key = 'alias_generation') AS g, "
             "(SELECT COALESCE(MAX(id), 0) FROM alias_changes) AS c, "
             "(SELECT COALESCE(MAX(id), 0) FROM alias_events) AS e, "
@@ -624,15 +640,15 @@ class SQLiteStateManager:
 
     def counts(self) -> RegistryCounts:
         """Totals for monitoring: audit events by action, changes by status, recoveries."""
-        by_action = self._query("SELECT action, COUNT(*) AS n FROM alias_events GROUP BY action")
-        by_status = self._query("SELECT status, COUNT(*) AS n FROM alias_changes GROUP BY status")
-        repairs = self._query(
+        by_action = self.query("SELECT action, COUNT(*) AS n FROM alias_events GROUP BY action")
+        by_status = self.query("SELECT status, COUNT(*) AS n FROM alias_changes GROUP BY status")
+        repairs = self.query(
             "SELECT action, COUNT(*) AS n FROM alias_events WHERE change_id IS NULL "
             "GROUP BY action"
         )
         # A change completed by recovery has its events written by another process than
         # the one that recorded the intent (the events' pid is the recovering process).
-        completed = self._query_one(
+        completed = self.query_one(
             "SELECT COUNT(DISTINCT c.id) AS n FROM alias_changes c "
             "JOIN alias_events e ON e.change_id = c.id WHERE c.status = 'done' AND e.pid != c.pid"
         )

@@ -1,290 +1,61 @@
-"""Incremental ingestion: make a project's index mirror its files, embedding only what changed.
+"""Indexing operations: ``ingest`` (wait for the index, with progress), ``index`` (start it and return).
 
-Qdrant is the truth about what is indexed: before embedding anything we scroll
-the ``path``/``content_hash``/``chunk_count`` payload of the project's file
-points (no vectors), so there is no second bookkeeping store to drift. A file
-is unchanged when all of its ``chunk_count`` points carry its current hash and
-nothing else does; a run interrupted half-way through a file leaves a mix that
-fails this test, so the next run redoes that file.
-
-Per-file atomicity without transactions: a changed file's new chunks are
-upserted first, then the points that path had before (ids from the scroll)
-and that are not among the new ones are deleted. A search during the update sees the old version, both, or
-the new one, never nothing. Deleted (or newly skipped) files are removed last.
-Only ``source == "file"`` points are touched, so notes survive any ingest.
-
-Point ids are ``uuid5(path, chunk index, content hash)``: independent of the
-project's names and physical collection, so re-running (or re-running after a
-rename of the project) writes the same points. Writes go through the project's
-LOGICAL name, resolved by Qdrant atomically with alias switches (DESIGN.md §2).
+Both run the project's one background job (``workspace/sync.py``): a second
+request for the same project, from the CLI or another assistant, attaches to
+the running job and sees its progress instead of starting another. ``watch``
+turns the workspace service's file watching on or off for a project.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from qdrant_client import models as qm
-
-from ..core import schema, store
-from ..core.errors import InvalidArgument
-from ..core.local_accel import tune_embedded_storage
-from ..ingest import walker
-from ..ingest.chunker import Chunk, chunk_text, language_of
-from ..workspace.points import chunk_point_id, embedding_text, file_filter, make_points
-from ..workspace.projects import ProjectContext, ensure_project_collection
-from ..workspace.routing import Route
+from ..core.errors import CollectionNotFound
+from ..workspace.indexer import Progress
+from ..workspace.sync import project_job
 from ..workspace.workspace import Workspace
 from .registry import operation
-from .results import IngestResult, SkippedFile
-
-Progress = Callable[[dict[str, Any]], None]
-
-#: Chunks embedded (and upserted) per call: large enough to keep the model busy.
-BATCH_SIZE = 64
-#: ...and at most this many characters per call, so memory does not grow with the input.
-BATCH_CHARS = 256 * 1024
-#: Points read per scroll page when listing what is indexed.
-SCROLL_PAGE = 2048
-#: Point ids per delete call.
-DELETE_BATCH = 1024
-#: Skipped files reported one by one (the rest are only counted).
-MAX_SKIP_DETAILS = 100
-#: Reasons worth naming file by file (binaries and vendored files are only counted).
-DETAILED_REASONS = {walker.SKIP_NOT_UTF8, walker.SKIP_TOO_LARGE, walker.SKIP_UNREADABLE,
-                    walker.SKIP_NAME_NOT_UTF8}
-
-
-
-@dataclass
-class _Indexed:
-    """What Qdrant holds for one path: point count per content hash, and the expected count."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    expected: dict[str, int] = field(default_factory=dict)
-    ids: set[str] = field(default_factory=set)
-
-    def complete_at(self, content_hash: str) -> bool:
-        return (
-            set(self.counts) == {content_hash}
-            and self.expected.get(content_hash) == self.counts[content_hash]
-        )
-
-
-def indexed_files(ws: Workspace, name: str) -> dict[str, _Indexed]:
-    """Scroll the file points of ``name`` (payload only) into path -> what is indexed."""
-    client = ws.client
-    found: dict[str, _Indexed] = {}
-    offset: Any = None
-    while True:
-        with store.guarded(client, f"list the indexed files of {name}"):
-            records, offset = client.scroll(
-                name,
-                scroll_filter=file_filter(),
-                limit=SCROLL_PAGE,
-                offset=offset,
-                with_payload=["path", "content_hash", "chunk_count"],
-                with_vectors=False,
-            )
-        for record in records:
-            payload = record.payload or {}
-            path, digest = payload.get("path"), payload.get("content_hash")
-            if not isinstance(path, str) or not isinstance(digest, str):
-                continue
-            entry = found.setdefault(path, _Indexed())
-            entry.counts[digest] += 1
-            entry.ids.add(str(record.id))
-            if isinstance(payload.get("chunk_count"), int):
-                entry.expected[digest] = payload["chunk_count"]
-        if offset is None:
-            return found
-
-
-@dataclass
-class _FileJob:
-    """A file whose chunks are being written; its stale points go once all are upserted."""
-
-    path: str
-    ids: list[str]
-    remaining: int
-    old_ids: set[str]
-
-
-class _Run:
-    """State of one ingest run (counters, pending batch, progress)."""
-
-    def __init__(self, ws: Workspace, ctx: ProjectContext, progress: Progress | None) -> None:
-        self.ws = ws
-        self.ctx = ctx
-        self.route = Route(ws, ctx.query_name, str(ctx.root), ctx)
-        self.indexed: dict[str, _Indexed] = {}
-        self.emit: Progress = progress or (lambda _event: None)
-        self.skipped: Counter[str] = Counter()
-        self.skip_details: list[SkippedFile] = []
-        self.batch: list[tuple[_FileJob, Chunk, dict[str, Any]]] = []
-        self.batch_chars = 0
-        self.chunks_written = 0
-        self.chunks_total = 0
-        self.files_done = 0
-        self.files_total = 0
-
-    def skip(self, path: str, reason: str, detail: str | None) -> None:
-        self.skipped[reason] += 1
-        if reason in DETAILED_REASONS and len(self.skip_details) < MAX_SKIP_DETAILS:
-            self.skip_details.append({"path": path, "reason": reason, "detail": detail or ""})
-
-    def add_file(self, path: str, digest: str, chunks: list[Chunk]) -> None:
-        before = self.indexed.get(path)
-        job = _FileJob(path, [chunk_point_id(path, c.index, digest) for c in chunks], len(chunks),
-                       before.ids if before else set())
-        language = language_of(path)
-        for chunk in chunks:
-            payload = {
-                "path": path,
-                "language": language,
-                "start_line": chunk.start_line,
-                "end_line": chunk.end_line,
-                "content": chunk.content,
-                "content_hash": digest,
-                "chunk_index": chunk.index,
-                "chunk_count": len(chunks),
-                "project_id": self.ctx.project_id,
-                "source": schema.SOURCE_FILE,
-            }
-            if chunk.start_col is not None:  # a piece of an overlong line
-                payload["start_col"], payload["end_col"] = chunk.start_col, chunk.end_col
-            self.batch.append((job, chunk, payload))
-            self.batch_chars += len(chunk.content)
-            if len(self.batch) >= BATCH_SIZE or self.batch_chars >= BATCH_CHARS:
-                self.flush()
-
-    def flush(self) -> None:
-        if not self.batch:
-            return
-        batch, self.batch, self.batch_chars = self.batch, [], 0
-        points = make_points(
-            self.ws,
-            [job.ids[chunk.index] for job, chunk, _ in batch],
-            [embedding_text(job.path, chunk.content) for job, chunk, _ in batch],
-            [payload for _, _, payload in batch],
-        )
-        client = self.ws.client
-        self.route.run(lambda name: store.call(
-            client, f"write chunks to {name}",
-            lambda: client.upsert(name, points=points, wait=True)))
-        self.chunks_written += len(points)
-        for job, _, _ in batch:
-            job.remaining -= 1
-            if job.remaining == 0:
-                self.drop_stale(job)
-                self.files_done += 1
-        self.emit({"phase": "embed", "done": self.chunks_written, "total": self.chunks_total,
-                   "files_done": self.files_done, "files_total": self.files_total})
-
-    def drop_stale(self, job: _FileJob) -> None:
-        """Delete the points ``job.path`` had before this run that are not its new chunks."""
-        self.delete_ids(job.old_ids - set(job.ids), f"remove old chunks of {job.path}")
-
-    def delete_ids(self, ids: Iterable[str], what: str) -> None:
-        """Delete points by id (ids come from the scroll at the start of the run).
-
-        By id rather than by a path filter: the embedded engine evaluates a filter
-        over every point in Python, which made per-file deletes quadratic.
-        """
-        ordered = sorted(ids)
-        client = self.ws.client
-        for start in range(0, len(ordered), DELETE_BATCH):
-            part: list[qm.ExtendedPointId] = list(ordered[start:start + DELETE_BATCH])
-            selector = qm.PointIdsList(points=part)
-            self.route.run(lambda name, sel=selector: store.call(  # type: ignore[misc]
-                client, what, lambda: client.delete(name, points_selector=sel, wait=True)))
+from .results import IndexStarted, IngestResult, WatchResult
 
 
 @operation(takes_project=True, retry_safe=True, timeout="long")
 def ingest(
     ws: Workspace, project_path: str | None = None, progress: Progress | None = None
 ) -> IngestResult:
-    """Index the project at ``project_path`` (default: the current project), incrementally.
+    """Index the project at ``project_path`` and wait until it is complete (keywords and meaning).
 
     Returns counts of files seen/indexed/unchanged/deleted/skipped (with reasons),
-    chunks written, seconds, the collection name and any notices.
+    chunks written, seconds, the collection name and any notices. Attaches to
+    an indexing job already running for the project.
     """
-    started = time.perf_counter()
-    located = ws.project(project_path)
-    if located.root == Path(located.root.anchor):
-        raise InvalidArgument(
-            f"Refusing to index the whole file system at {located.root}; "
-            "pass a project folder."
-        )
-    ctx = ensure_project_collection(ws.aliases, located)
-    run = _Run(ws, ctx, progress)
-    run.emit({"phase": "scan", "root": str(ctx.root)})
-    tune_embedded_storage(ws.client, run.route.name)
-    listing = walker.walk(ctx.root)
-    indexed = run.indexed = run.route.run(lambda name: indexed_files(ws, name))
-    run.skipped.update(listing.skipped)
-    for name in listing.bad_names[:MAX_SKIP_DETAILS]:
-        run.skip_details.append({"path": name, "reason": walker.SKIP_NAME_NOT_UTF8,
-                                 "detail": "the file name is not valid UTF-8; rename it"})
+    ctx = ws.project(project_path)
+    job = project_job(ws, ctx)
+    result: IngestResult = job.wait(progress)  # type: ignore[assignment]
+    return {**result, "notices": list(dict.fromkeys([*ctx.notices, *result["notices"]]))}
 
-    # Pass 1: hash every file, find what changed, count chunks for the progress total.
-    present: set[str] = set()
-    changed: list[str] = []
-    unchanged = 0
-    for rel in listing.files:
-        read = walker.read_file(ctx.root / rel, ws.settings.max_file_bytes)
-        if read.text is None or read.content_hash is None:
-            run.skip(rel, read.reason or walker.SKIP_UNREADABLE, read.detail)
-            continue
-        present.add(rel)
-        entry = indexed.get(rel)
-        if entry is not None and entry.complete_at(read.content_hash):
-            unchanged += 1
-            continue
-        changed.append(rel)
-        run.chunks_total += len(chunk_text(read.text))
-    run.files_total = len(changed)
-    run.emit({"phase": "plan", "files": len(listing.files), "changed": len(changed),
-              "unchanged": unchanged, "total": run.chunks_total})
 
-    # Pass 2: read again (texts are not kept in memory), embed in batches, write.
-    indexed_now = 0
-    for rel in changed:
-        ws.check_stopping("the ingest")
-        read = walker.read_file(ctx.root / rel, ws.settings.max_file_bytes)
-        if read.text is None or read.content_hash is None:  # changed under our feet
-            present.discard(rel)
-            run.skip(rel, read.reason or walker.SKIP_UNREADABLE, read.detail)
-            continue
-        run.add_file(rel, read.content_hash, chunk_text(read.text))
-        indexed_now += 1
-    run.flush()
+@operation(takes_project=True, retry_safe=True, mcp_tool="index")
+def index(ws: Workspace, project_path: str | None = None) -> IndexStarted:
+    """Start indexing the project in the background and return at once.
 
-    gone = set(indexed) - present
-    run.emit({"phase": "clean", "deleted": len(gone)})
-    run.delete_ids((i for path in gone for i in indexed[path].ids), "remove deleted files")
-    deleted = len(gone)
-    seconds = time.perf_counter() - started
-    skipped_total = sum(run.skipped.values())
-    result: IngestResult = {
-        "project_root": str(ctx.root),
-        "collection": run.route.name,
-        "git": listing.git,
-        "files_seen": len(listing.files) + sum(listing.skipped.values()),
-        "files_indexed": indexed_now,
-        "files_unchanged": unchanged,
-        "files_deleted": deleted,
-        "files_skipped": skipped_total,
-        "skipped": dict(sorted(run.skipped.items())),
-        "skipped_files": run.skip_details,
-        "chunks_written": run.chunks_written,
-        "seconds": round(seconds, 3),
-        "chunks_per_second": round(run.chunks_written / seconds, 1) if seconds > 0 else 0.0,
-        "notices": list(ctx.notices),
-    }
-    run.emit({"phase": "done", **{k: result[k] for k in ("files_indexed", "chunks_written")}})
-    return result
+    The index becomes searchable by keyword within seconds and complete (meaning
+    too) later; ``status`` shows the progress. A job already running for the
+    project is joined, not doubled.
+    """
+    ctx = ws.project(project_path)
+    job = project_job(ws, ctx)
+    state: dict[str, Any] = job.state.to_dict()
+    return {"project_root": str(ctx.root), "started": job.running, "job": state,
+            "notices": list(ctx.notices)}
+
+
+@operation(takes_project=True)
+def watch(ws: Workspace, on: bool, project_path: str | None = None) -> WatchResult:
+    """Turn the workspace service's watching of the project's folder on or off."""
+    ctx = ws.project(project_path)
+    if ctx.project_id is None:
+        raise CollectionNotFound(f"The project at {ctx.root} has no index yet, so there is "
+                                 "nothing to watch; `wqm ingest` indexes it (and watches it).")
+    ws.state.set_watch(ctx.project_id, on)
+    ws.watch_changed()
+    return {"project_root": str(ctx.root), "watch": on}

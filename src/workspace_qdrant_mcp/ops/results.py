@@ -41,6 +41,7 @@ class StatusResult(TypedDict):
     registry: str
     data_dir: str
     notices: list[str]
+    index: dict[str, Any] | None
 
 
 class SearchHit(TypedDict):
@@ -53,6 +54,7 @@ class SearchHit(TypedDict):
     snippet: str
     payload: dict[str, Any]
     id: str
+    stale: NotRequired[bool]
 
 
 class SearchResult(TypedDict):
@@ -63,6 +65,7 @@ class SearchResult(TypedDict):
     query: str
     results: list[SearchHit]
     notices: list[str]
+    index: dict[str, Any] | None
 
 
 class SkippedFile(TypedDict):
@@ -87,9 +90,27 @@ class IngestResult(TypedDict):
     skipped: dict[str, int]
     skipped_files: list[SkippedFile]
     chunks_written: int
+    chunks_dense: int
     seconds: float
     chunks_per_second: float
+    recipe: str
     notices: list[str]
+
+
+class IndexStarted(TypedDict):
+    """``index``: the background job indexing the project (started now, or joined)."""
+
+    project_root: str
+    started: bool
+    job: dict[str, Any]
+    notices: list[str]
+
+
+class WatchResult(TypedDict):
+    """``watch``: whether the service now watches the project's folder."""
+
+    project_root: str
+    watch: bool
 
 
 class NoteStored(TypedDict):
@@ -383,6 +404,7 @@ __all__ = [
     "GraphCollection",
     "GraphName",
     "HistoryEvent",
+    "IndexStarted",
     "IndexState",
     "IngestResult",
     "NameHits",
@@ -409,4 +431,5 @@ __all__ = [
     "TimelineEntry",
     "TimelineStep",
     "UndoResult",
+    "WatchResult",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +27,19 @@ from typing import Any
 from qdrant_client import models as qm
 
 from ..core import schema, store
-from ..core.errors import InvalidArgument
-from ..workspace.routing import choose_collection
+from ..core.errors import CollectionNotFound, InvalidArgument
+from ..workspace.freshness import changed_files, refresh
+from ..workspace.index_state import index_state, partial_notice
+from ..workspace.routing import Route, choose_collection
+from ..workspace.sync import check_size, project_job
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import SearchHit, SearchResult
 
 MODES = ("hybrid", "dense", "sparse")
 MAX_LIMIT = 100
+#: Seconds a first search waits for the index it started to have its first keyword chunks.
+AUTO_INDEX_WAIT = 5.0
 #: The longest query accepted (the dense model reads about 1,000 characters of it anyway).
 MAX_QUERY_CHARS = 10_000
 #: Candidates each prefetch hands to the fusion, per result asked for.
@@ -223,7 +229,7 @@ def search(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidArgument(f"The limit must be a whole number from 1 to {MAX_LIMIT}, "
                               f"got {limit!r}.")
-    route = choose_collection(ws, collection, project_path)
+    route = _route(ws, collection, project_path)
     notices = list(route.ctx.notices) if route.ctx else []
 
     def ask(name: str) -> list[qm.ScoredPoint]:
@@ -237,13 +243,29 @@ def search(
         # Nothing may have reached Qdrant (no keyword survived, or a filter matched no path):
         # an unknown name must still be reported as such, not as "no results".
         route.check()
+    stale: set[str] = set()
+    state = None
+    ctx = route.ctx
+    if ctx is not None and ctx.physical is not None:
+        changed = changed_files(ws, ctx, _file_versions(points))
+        if changed and refresh(ws, ctx, changed):
+            points = route.run(ask)  # re-indexed: answer from the files as they are now
+        elif changed:
+            stale = changed
+            notices.append(f"{len(changed)} of the files these results come from changed since "
+                           "they were indexed (their results are marked stale); they are being "
+                           "re-indexed.")
+        state = index_state(ws, ctx, route.name)
+        partial = partial_notice(state)
+        if partial:
+            notices.append(partial)
     name = route.name
     ws.aliases.record_use(name)
     results: list[SearchHit] = []
     for point in points:
         payload = dict(point.payload or {})
         content = str(payload.get("content", ""))
-        results.append({
+        hit: SearchHit = {
             "score": float(point.score),
             "path": payload.get("path"),
             "start_line": payload.get("start_line"),
@@ -251,6 +273,53 @@ def search(
             "snippet": snippet(content, query),
             "payload": payload,
             "id": str(point.id),
-        })
+        }
+        if payload.get("path") in stale and payload.get("source") == schema.SOURCE_FILE:
+            hit["stale"] = True
+        results.append(hit)
     return {"collection": name, "mode": mode, "query": query, "results": results,
-            "notices": notices}
+            "notices": notices, "index": state}
+
+
+def _file_versions(points: list[qm.ScoredPoint]) -> list[tuple[str, str]]:
+    """(path, content hash) of the file results (notes have no file to check)."""
+    found = []
+    for point in points:
+        payload = point.payload or {}
+        path, digest = payload.get("path"), payload.get("content_hash")
+        if (payload.get("source") == schema.SOURCE_FILE and isinstance(path, str)
+                and isinstance(digest, str)):
+            found.append((path, digest))
+    return found
+
+
+def _route(ws: Workspace, collection: str | None, project_path: str | None) -> Route:
+    """The project's route; a project with no index starts indexing (``WQM_AUTO_INDEX``).
+
+    The search then answers from whatever is indexed after a short wait (the
+    keyword pass of a small project takes about a second) and says that the
+    index is still being built. A project too big to index is refused with the
+    size-limit sentence; a project that looks moved is not indexed again (the
+    error names the `update-path` command instead).
+    """
+    try:
+        return choose_collection(ws, collection, project_path)
+    except CollectionNotFound:
+        if collection is not None or not ws.settings.auto_index:
+            raise
+        ctx = ws.project(project_path)
+        if ctx.physical is not None or ctx.move_candidates:
+            raise
+    check_size(ws, ctx.root)
+    job = project_job(ws, ctx)
+    deadline = time.monotonic() + AUTO_INDEX_WAIT
+    while job.running and time.monotonic() < deadline and job.state.keywords_done == 0:
+        time.sleep(0.05)
+    if job.exception is not None:
+        raise job.exception
+    try:
+        return choose_collection(ws, None, project_path)
+    except CollectionNotFound:
+        raise CollectionNotFound(
+            f"The project at {ctx.root} is being indexed right now; search again in a moment."
+        ) from None

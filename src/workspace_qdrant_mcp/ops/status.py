@@ -12,6 +12,7 @@ from __future__ import annotations
 from qdrant_client import models as qm
 
 from ..core import schema, store
+from ..workspace.index_state import index_state
 from ..workspace.routing import Route
 from ..workspace.workspace import Workspace
 from .registry import operation
@@ -44,6 +45,7 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusRe
         "registry": str(ws.settings.registry_path),
         "data_dir": str(ws.settings.data_dir),
         "notices": list(ctx.notices),
+        "index": None,
     }
     names = list(ctx.names)
     if ctx.current_name not in names:
@@ -54,6 +56,7 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusRe
         for n in names
     ]
     if ctx.physical is None:
+        result["index"] = index_state(ws, ctx)
         return result
     client = ws.client
 
@@ -75,4 +78,5 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusRe
     route = Route(ws, ctx.query_name, project_path, ctx)
     result["points"], result["notes"], result["files"] = route.run(counts)
     result["collection"] = route.name
+    result["index"] = index_state(ws, ctx, route.name)
     return result

@@ -49,6 +49,7 @@ from ..config import Settings
 from ..core.errors import WqmError
 from ..core.runfiles import ServicePaths, unwritable
 from ..ops import registry
+from ..workspace.keeper import IndexKeeper
 from ..workspace.workspace import Workspace
 from .dashboard import DashboardServer
 from .metrics import RequestMetrics
@@ -97,6 +98,7 @@ class WorkspaceService:
         self._stop = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._pid_fd: int | None = None
+        self.keeper: IndexKeeper | None = None
         self.metrics = RequestMetrics(registry.load())
         self.dashboard: DashboardServer | None = None
         self._dashboard_lock = asyncio.Lock()
@@ -147,6 +149,12 @@ class WorkspaceService:
             # Keep serving: every operation reports this sentence (and retries the open),
             # and `wqm project doctor` can diagnose and repair what is broken.
             log.warning("the workspace could not open: %s", exc)
+        if self.settings.watch:
+            self.keeper = IndexKeeper(self.workspace)
+            try:
+                await loop.run_in_executor(self.executor, self.keeper.start)
+            except WqmError as exc:
+                log.warning("watching projects could not start: %s", exc)
         server = await asyncio.start_unix_server(self._handle, sock=self._bind(), limit=2**16)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -189,14 +197,16 @@ class WorkspaceService:
                      DRAIN_SECONDS, self.active_requests)
         while self.active_requests and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        if not self.active_requests:
-            return
-        self.workspace.stopping.set()
+        if self.keeper is not None:
+            self.keeper.stop()
+        self.workspace.stopping.set()  # background jobs (and anything still running) stop now
         deadline = time.monotonic() + CANCEL_SECONDS
-        while self.active_requests and time.monotonic() < deadline:
+        while (self.active_requests or self.workspace.jobs.running()) and (
+                time.monotonic() < deadline):
             await asyncio.sleep(0.05)
-        if self.active_requests:
-            log.warning("stopping with %d request(s) still running", self.active_requests)
+        if self.active_requests or self.workspace.jobs.running():
+            log.warning("stopping with %d request(s) and %d job(s) still running",
+                        self.active_requests, len(self.workspace.jobs.running()))
 
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -209,10 +219,22 @@ class WorkspaceService:
                 with contextlib.suppress(WqmError):
                     await loop.run_in_executor(self.executor, self.workspace.state.flush_usage)
             idle = now - self.last_activity
-            if self.active_requests == 0 and idle >= self.settings.service_idle_seconds:
+            if self._busy():
+                self.last_activity = now
+            elif idle >= self.settings.service_idle_seconds:
                 log.info("idle for %.0f s: stopping", idle)
                 self._stop.set()
                 return
+
+    def _busy(self) -> bool:
+        """Work that keeps the service from stopping when idle.
+
+        A running request or background job, or an open connection: MCP servers
+        keep theirs open for their whole session, so the service (and its watch
+        of the projects) lives as long as some assistant is connected, and stops
+        by itself once every session has ended and it has been idle for a while.
+        """
+        return bool(self.active_requests or self._writers or self.workspace.jobs.running())
 
     # -- requests ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from ..core.collection_aliases import AliasManager
 from ..core.errors import Cancelled, RegistryError
 from ..core.identity import detect_identity
 from ..core.state import SQLiteStateManager
-from ..embed.dense import DenseEmbedder, get_dense_embedder
+from ..embed.dense import DenseEmbedder
 from ..embed.sparse import SparseEmbedder
 from . import migration
+from .jobs import JobManager
+from .models import Models
 from .projects import ProjectContext, locate_project
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,10 @@ class Workspace:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.storage = QdrantWorkspaceClient(self.settings)
-        self._dense: DenseEmbedder | None = None
-        self._sparse: SparseEmbedder | None = None
-        self._models_lock = threading.Lock()
+        self.models = Models(self.settings)
+        self.jobs = JobManager()
+        #: Called when a project's watching is turned on or off (the service's watcher).
+        self.watch_listeners: list[Callable[[], None]] = []
         self._announced: set[str] = set()
         self._open_lock = threading.Lock()
         self._opened = False
@@ -85,6 +89,11 @@ class Workspace:
                 raise
             log.warning("pending alias changes could not be settled yet: %s", exc)
 
+    def watch_changed(self) -> None:
+        """Tell whoever watches projects (the service) to re-read which ones to watch."""
+        for listener in self.watch_listeners:
+            listener()
+
     def check_stopping(self, what: str) -> None:
         """Raise ``Cancelled`` when the service is stopping (long loops call this per step)."""
         if self.stopping.is_set():
@@ -110,24 +119,13 @@ class Workspace:
 
     @property
     def dense(self) -> DenseEmbedder:
-        """The dense embedder (the model loads once per process, on first use)."""
-        with self._models_lock:
-            if self._dense is None:
-                self._dense = get_dense_embedder(
-                    self.settings.model_path,
-                    device=self.settings.device,
-                    backend=self.settings.embed_backend,
-                    cache_dir=self.settings.model_cache_dir,
-                )
-            return self._dense
+        """The dense embedder of the current recipe (loaded once per process, on first use)."""
+        return self.models.dense()
 
     @property
     def sparse(self) -> SparseEmbedder:
         """The BM25 sparse embedder."""
-        with self._models_lock:
-            if self._sparse is None:
-                self._sparse = SparseEmbedder()
-            return self._sparse
+        return self.models.sparse()
 
     def project(
         self, path: str | Path | None = None, *, auto_migrate: bool | None = None
