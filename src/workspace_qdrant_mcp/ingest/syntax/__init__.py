@@ -106,12 +106,19 @@ def embedding_text(chunk: CodeChunk) -> str:
     return f"{chunk.header}\n{chunk.content}"
 
 
-_WORD_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_]+")
+_WORDS = re.compile(r"[^\W_]+")
+_ASCII_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
 def symbol_words(name: str) -> str:
-    """A name as lower-case words: ``Client.getUserName`` -> ``client get user name``."""
-    return " ".join(part.lower() for part in _WORD_PARTS.findall(name))
+    """A name as lower-case words: ``Client.getUserName`` -> ``client get user name``.
+
+    camelCase is split in ASCII names only; other scripts keep their words whole.
+    """
+    parts: list[str] = []
+    for word in _WORDS.findall(name):
+        parts.extend(_ASCII_PARTS.findall(word) if word.isascii() else [word])
+    return " ".join(part.lower() for part in parts)
 
 
 def _header(path: str, symbols: tuple[str, ...]) -> str:
@@ -192,10 +199,7 @@ def _syntax_pieces(path: str, text: str, window: int, merge: int) -> list[Piece]
             return None
         layout.pack(root_units(grammar, root))
 
-    def trivial(start: int, end: int) -> bool:
-        return start == end and layout.size(start, end) <= budget.trivial_pieces
-
-    return assemble(lines, layout.pieces, trivial)
+    return assemble(lines, layout.pieces, layout.trivial)
 
 
 def _chunks(path: str, lines: list[str], pieces: list[Piece]) -> list[CodeChunk]:

@@ -21,11 +21,16 @@ the next piece starts, minus blank lines at either end).
 
 from __future__ import annotations
 
+import math
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Budget", "Layout", "Piece", "Unit", "line_units"]
+__all__ = ["Budget", "Layout", "Piece", "Unit", "assemble", "line_units"]
+
+# A line that only closes blocks, maybe with a comment: "};", "end", "}  // namespace shop".
+_CLOSING = re.compile(r"^\s*(?:[}\])]+|end)[;,)]*\s*(?:(?://|#|/\*|--).*)?$")
 
 #: Kinds whose functions are methods.
 CLASS_KINDS = frozenset({
@@ -36,7 +41,7 @@ CLASS_KINDS = frozenset({
 
 @dataclass(eq=False)
 class Unit:
-    """Lines ``start``..``end`` (0-based, inclusive) that are cut only at their own inner boundaries.
+    """Lines ``start``..``end`` (0-based, inclusive), cut only at their own inner boundaries.
 
     ``name`` is set when the unit is one whole definition (its own name, not
     qualified); ``split`` returns the smaller units covering the same lines
@@ -93,42 +98,70 @@ class Layout:
         """Estimated pieces of lines ``start..end``."""
         return self.prefix[end + 1] - self.prefix[start]
 
-    def pack(self, units: list[Unit], scope: _Scope | None = None) -> None:
-        """Pack the units of one level (inside the definition ``scope``, if any)."""
+    def pack(self, units: list[Unit], scope: _Scope | None = None, cap: float | None = None
+             ) -> None:
+        """Pack the units of one level (inside the definition ``scope``, if any).
+
+        ``cap`` (at most the budget) bounds the runs of a split definition so
+        that its pieces come out of similar sizes instead of full ones and a stub.
+        """
         budget = self.budget
+        full = budget.max_pieces if cap is None else min(cap, budget.max_pieces)
         queue = deque(units)
         run: list[Unit] = []
         run_named = False  # does the run hold a whole definition?
+        # The first run of a split definition is its signature: never a chunk on its own.
+        prelude = scope is not None
         while queue:
             unit = queue.popleft()
             size = self.size(unit.start, unit.end)
-            if run and unit.start == unit.end and size <= budget.trivial_pieces:
+            if run and self.trivial(unit.start, unit.end):
                 run.append(unit)
                 continue
             if unit.name is not None and size > budget.max_pieces:
-                self._flush(run, scope)
-                run, run_named = [], False
                 inner = unit.split() if unit.split else None
-                self.pack(inner or line_units(self.lines, unit), self._enter(scope, unit))
+                inner = inner or line_units(self.lines, unit)
+                if prelude and not run_named and self._small(run):
+                    inner = run + inner  # "namespace shop {" opens the first chunk of its class
+                else:
+                    self._flush(run, scope)
+                run, run_named, prelude = [], False, False
+                parts = math.ceil(size / budget.max_pieces)
+                self.pack(inner, self._enter(scope, unit), cap=1.2 * size / parts)
                 continue
             total = self.size(run[0].start, unit.end) if run else size
             named = unit.name is not None
-            limit = budget.merge_pieces if run and (named or run_named) else budget.max_pieces
+            limit = budget.merge_pieces if run and (named or run_named) else full
+            if prelude and not run_named and self._small(run):
+                limit = full  # a class line is no chunk: it takes the first member
             if total <= limit:
                 run.append(unit)
                 run_named = run_named or named
                 continue
-            filling = (
-                bool(run) and total > budget.max_pieces
-                and self.size(run[0].start, run[-1].end) < budget.fill_share * budget.max_pieces
+            filling = bool(run) and total > full and (
+                (prelude and not run_named) or self._small(run)
             )
-            if unit.name is None and unit.end > unit.start and (size > budget.max_pieces or filling):
+            if not named and unit.end > unit.start and (size > budget.max_pieces or filling):
                 inner = unit.split() if unit.split else None
                 queue.extendleft(reversed(inner or line_units(self.lines, unit)))
                 continue
             self._flush(run, scope)
-            run, run_named = [unit], named
+            run, run_named, prelude = [unit], named, False
         self._flush(run, scope)
+
+    def trivial(self, start: int, end: int) -> bool:
+        """Is this one closing line (``}``, ``end``, ``}  // ns``) that joins the chunk before?"""
+        return start == end and (
+            self.size(start, end) <= self.budget.trivial_pieces
+            or _CLOSING.match(self.lines[start]) is not None
+        )
+
+    def _small(self, run: list[Unit]) -> bool:
+        """Is the run too small to be a chunk of its own when something can fill it?"""
+        budget = self.budget
+        return bool(run) and (
+            self.size(run[0].start, run[-1].end) < budget.fill_share * budget.max_pieces
+        )
 
     def _enter(self, scope: _Scope | None, unit: Unit) -> _Scope:
         return _Scope(self._qualify(scope, unit.name or ""), self._kind(scope, unit.kind))
@@ -154,8 +187,24 @@ class Layout:
             if unit.name is not None:
                 if not symbols:
                     kind = self._kind(scope, unit.kind)
-                symbols.append(self._qualify(scope, unit.name))
+                qualified = self._qualify(scope, unit.name)
+                symbols.append(qualified)
+                if unit.kind in CLASS_KINDS or unit.kind == "section":
+                    symbols.extend(f"{qualified}{self.separator}{m}" for m in _members(unit))
         self.pieces.append(Piece(run[0].start, run[-1].end, symbols, kind))
+
+
+def _members(unit: Unit, depth: int = 0) -> list[str]:
+    """The names of the definitions right inside a whole class (its methods, nested classes)."""
+    if depth > 3 or unit.split is None:
+        return []
+    names: list[str] = []
+    for sub in unit.split() or []:
+        if sub.name is not None:
+            names.append(sub.name)
+        elif sub.end > sub.start:
+            names.extend(_members(sub, depth + 1))
+    return names
 
 
 def line_units(lines: Sequence[str], unit: Unit) -> list[Unit]:

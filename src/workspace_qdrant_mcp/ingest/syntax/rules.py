@@ -184,22 +184,24 @@ def _js_field(fieldname: str) -> NameFn:
     return name
 
 
+_C_NAME_NODES = frozenset({
+    "identifier", "field_identifier", "qualified_identifier", "type_identifier",
+    "primitive_type", "destructor_name", "operator_name",
+})
+
+
 def _c_declarator(node: NodeLike) -> str | None:
-    """A C/C++ function's name, under pointer and reference declarators."""
+    """The name under C/C++ declarators: ``**split(...)``, ``(*visit_fn)(...)``, ``Foo::bar()``."""
     current: NodeLike | None = node.child_by_field_name("declarator")
-    for _ in range(8):
+    for _ in range(10):
         if current is None:
             return None
-        if current.type == "function_declarator":
-            inner = current.child_by_field_name("declarator")
-            return clean(inner.text) if inner is not None else None
-        if current.type in {"identifier", "field_identifier", "qualified_identifier",
-                            "type_identifier", "destructor_name", "operator_name"}:
+        if current.type in _C_NAME_NODES:
             return clean(current.text)
         nxt = current.child_by_field_name("declarator")
-        if nxt is None:
+        if nxt is None:  # parenthesized_declarator and friends: the first named child
             named = current.named_children
-            nxt = named[-1] if named else None
+            nxt = named[0] if named else None
         current = nxt
     return None
 
@@ -259,7 +261,7 @@ _C_DEFINITIONS = {
     "preproc_function_def": "macro",
 }
 _C_NAMES: dict[str, NameFn] = {
-    "function_definition": _c_declarator, "type_definition": _field("declarator"),
+    "function_definition": _c_declarator, "type_definition": _c_declarator,
 }
 
 LANGUAGES: dict[str, Rules] = {
