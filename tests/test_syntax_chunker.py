@@ -8,6 +8,7 @@ the line-range invariant over a whole third-party package, and determinism.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -82,6 +83,7 @@ def test_kinds_and_all_symbols_of_a_chunk() -> None:
         (None, "code", ()),
         ("Bucket", "class", ("Bucket", "Bucket.take", "Bucket.refill")),
         ("wait_time", "function", ("wait_time",)),
+        (None, "code", ()),  # the __main__ block
     ]
     by_symbol = {c.symbol: c for c in chunk_file(path, source[1:], window_pieces=WINDOW,
                                                  merge_pieces=0)}
@@ -168,14 +170,17 @@ def test_a_big_definition_splits_at_statements_into_similar_pieces() -> None:
 
 def test_small_neighbours_merge_up_to_the_merge_budget() -> None:
     text = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(30))
-    merged = chunk_file("small.py", text)
+    merged = chunk_file("small.py", text, merge_pieces=160)
     alone = chunk_file("small.py", text, merge_pieces=0)
+    default = chunk_file("small.py", text)  # MERGE_PIECES: only tiny definitions merge
     assert len(alone) == 30
-    assert 1 < len(merged) < 10
+    assert 1 < len(merged) < len(default) < len(alone)
     assert merged[0].symbols[:3] == ("f0", "f1", "f2")
     assert [s for c in merged for s in c.symbols] == [f"f{i}" for i in range(30)]
     for chunk in merged:
         assert text_pieces(chunk.content) <= 160
+    for chunk in default:
+        assert text_pieces(chunk.content) <= 40
 
 
 def test_a_small_method_in_a_big_class_is_a_chunk_of_its_own() -> None:
@@ -351,3 +356,16 @@ def test_installed_grammars_are_the_ones_the_chunker_was_written_for() -> None:
     """A grammar upgrade can move chunk boundaries: it must come with a CHUNKER_VERSION bump."""
     installed = {name: importlib.metadata.version(name) for name in GRAMMAR_VERSIONS}
     assert installed == GRAMMAR_VERSIONS, f"update GRAMMAR_VERSIONS and bump {CHUNKER_VERSION}"
+
+
+def test_the_chunk_output_is_pinned_to_its_version() -> None:
+    """If this fails, chunks changed: bump CHUNKER_VERSION (the index recipe records it),
+    then update the digest."""
+    outputs = [
+        [c.start_line, c.end_line, c.symbols, c.kind, c.header]
+        for path, source, _ in SAMPLES
+        for c in chunk_file(path, source[1:])
+    ]
+    outputs += [[c.start_line, c.end_line, c.symbols] for c in chunk_file("d/README.md", MARKDOWN)]
+    digest = hashlib.sha256(json.dumps(outputs).encode("utf-8")).hexdigest()[:16]
+    assert (CHUNKER_VERSION, digest) == ("syntax-1", "ccf23c4e86698420")
