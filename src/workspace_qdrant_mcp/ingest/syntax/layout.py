@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["Budget", "Layout", "Piece", "Unit", "assemble", "line_units"]
 
+#: Kinds that only group definitions: a chunk is not named after their opening line.
+_CONTAINER_KINDS = frozenset({"namespace", "module"})
+
 # A line that only closes blocks, maybe with a comment: "};", "end", "}  // namespace shop".
 _CLOSING = re.compile(r"^\s*(?:[}\])]+|end)[;,)]*\s*(?:(?://|#|/\*|--).*)?$")
 
@@ -93,17 +96,20 @@ class Layout:
         self.budget = budget
         self.separator = separator
         self.pieces: list[Piece] = []
+        self._opened: set[int] = set()
 
     def size(self, start: int, end: int) -> float:
         """Estimated pieces of lines ``start..end``."""
         return self.prefix[end + 1] - self.prefix[start]
 
-    def pack(self, units: list[Unit], scope: _Scope | None = None, cap: float | None = None
-             ) -> None:
+    def pack(self, units: list[Unit], scope: _Scope | None = None, cap: float | None = None,
+             opening: _Scope | None = None) -> None:
         """Pack the units of one level (inside the definition ``scope``, if any).
 
         ``cap`` (at most the budget) bounds the runs of a split definition so
         that its pieces come out of similar sizes instead of full ones and a stub.
+        ``opening`` is an enclosing definition whose first lines open these units:
+        the first chunk is named after it.
         """
         budget = self.budget
         full = budget.max_pieces if cap is None else min(cap, budget.max_pieces)
@@ -121,13 +127,17 @@ class Layout:
             if unit.name is not None and size > budget.max_pieces:
                 inner = unit.split() if unit.split else None
                 inner = inner or line_units(self.lines, unit)
+                opens = None
                 if prelude and not run_named and self._small(run):
                     inner = run + inner  # "namespace shop {" opens the first chunk of its class
+                    opens = scope if opening is None or self.pieces_done(opening) else opening
+                    if opens is not None and opens.kind in _CONTAINER_KINDS:
+                        opens = None  # "namespace shop {" + class Product: named Product
                 else:
-                    self._flush(run, scope)
+                    self._flush(run, scope, opening)
                 run, run_named, prelude = [], False, False
                 parts = math.ceil(size / budget.max_pieces)
-                self.pack(inner, self._enter(scope, unit), cap=1.2 * size / parts)
+                self.pack(inner, self._enter(scope, unit), cap=1.2 * size / parts, opening=opens)
                 continue
             total = self.size(run[0].start, unit.end) if run else size
             named = unit.name is not None
@@ -145,9 +155,9 @@ class Layout:
                 inner = unit.split() if unit.split else None
                 queue.extendleft(reversed(inner or line_units(self.lines, unit)))
                 continue
-            self._flush(run, scope)
+            self._flush(run, scope, opening)
             run, run_named, prelude = [unit], named, False
-        self._flush(run, scope)
+        self._flush(run, scope, opening)
 
     def trivial(self, start: int, end: int) -> bool:
         """Is this one closing line (``}``, ``end``, ``}  // ns``) that joins the chunk before?"""
@@ -175,14 +185,24 @@ class Layout:
             return "method"
         return kind
 
-    def _flush(self, run: list[Unit], scope: _Scope | None) -> None:
+    def pieces_done(self, opening: _Scope) -> bool:
+        """Has a chunk named after ``opening`` been made already (only the first one is)?"""
+        return id(opening) in self._opened
+
+    def _flush(self, run: list[Unit], scope: _Scope | None, opening: _Scope | None = None
+               ) -> None:
         if not run:
             return
         symbols: list[str] = []
         kind = "code"
+        if opening is not None and id(opening) not in self._opened:
+            self._opened.add(id(opening))
+            symbols.append(opening.qualified)
+            kind = opening.kind
         if run[0].name is None and scope is not None:
+            if not symbols:
+                kind = scope.kind
             symbols.append(scope.qualified)
-            kind = scope.kind
         for unit in run:
             if unit.name is not None:
                 if not symbols:

@@ -86,6 +86,7 @@ class Rules:
     leading: frozenset[str] = frozenset({"comment"})
     names: Mapping[str, NameFn] = field(default_factory=dict)
     needs_body: frozenset[str] = frozenset()
+    kinds: Mapping[str, Callable[[NodeLike], str]] = field(default_factory=dict)
 
     def inner(self, node: NodeLike) -> NodeLike | None:
         """The definition a wrapper node holds (None when it holds none)."""
@@ -113,7 +114,10 @@ class Rules:
         if node.type in self.needs_body and node.child_by_field_name("body") is None:
             return None
         name = self.names.get(node.type, field_name)(node)
-        return (name, kind) if name else None
+        if not name:
+            return None
+        refine = self.kinds.get(node.type)
+        return (name, refine(node) if refine else kind)
 
 
 _GENERICS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]")
@@ -164,13 +168,23 @@ def _js_variable(node: NodeLike) -> str | None:
     return field_name(declarators[0])
 
 
+def _js_variable_kind(node: NodeLike) -> str:
+    """``const Stream = class extends Readable {...}`` is a class."""
+    for declarator in node.named_children:
+        value = declarator.child_by_field_name("value")
+        if value is not None and value.type == "class":
+            return "class"
+    return "function"
+
+
 def _js_assignment(node: NodeLike) -> str | None:
-    """``Foo.prototype.bar = function () {...}``: named by its left side."""
+    """``Foo.prototype.bar = function () {...}``: named by its left side (``this.`` dropped)."""
     right = node.child_by_field_name("right")
     if right is None or right.type not in _FUNCTION_VALUES:
         return None
     left = node.child_by_field_name("left")
-    return clean(left.text) if left is not None else None
+    name = clean(left.text) if left is not None else None
+    return name.removeprefix("this.") if name else None
 
 
 def _js_field(fieldname: str) -> NameFn:
@@ -245,6 +259,7 @@ _JS_NAMES: dict[str, NameFn] = {
     "pair": _js_field("key"), "class": _constant("default"),
 }
 _JS_WRAPPERS = {"export_statement": "", "expression_statement": ""}
+_JS_KINDS = {"lexical_declaration": _js_variable_kind, "variable_declaration": _js_variable_kind}
 _TS_DEFINITIONS = {
     **_JS_DEFINITIONS,
     "abstract_class_declaration": "class", "interface_declaration": "interface",
@@ -272,15 +287,15 @@ LANGUAGES: dict[str, Rules] = {
     ),
     "javascript": Rules(
         ("tree_sitter_javascript", "language"), _JS_DEFINITIONS, _JS_WRAPPERS,
-        _COMMENTS | {"decorator"}, _JS_NAMES,
+        _COMMENTS | {"decorator"}, _JS_NAMES, kinds=_JS_KINDS,
     ),
     "typescript": Rules(
         ("tree_sitter_typescript", "language_typescript"), _TS_DEFINITIONS, _TS_WRAPPERS,
-        _COMMENTS | {"decorator"}, _TS_NAMES,
+        _COMMENTS | {"decorator"}, _TS_NAMES, kinds=_JS_KINDS,
     ),
     "tsx": Rules(
         ("tree_sitter_typescript", "language_tsx"), _TS_DEFINITIONS, _TS_WRAPPERS,
-        _COMMENTS | {"decorator"}, _TS_NAMES,
+        _COMMENTS | {"decorator"}, _TS_NAMES, kinds=_JS_KINDS,
     ),
     "go": Rules(
         ("tree_sitter_go", "language"),
