@@ -74,7 +74,6 @@ class Settings:
     service: str = "auto"
     service_idle_seconds: int = 900
     fault_point: str | None = None
-    chunker: str = "lines"  # MEASUREMENT ONLY
 
     @property
     def qdrant_path(self) -> Path:
@@ -135,8 +134,6 @@ class Settings:
                     f"WQM_EMBED_BACKEND={backend!r} is not known; use auto, onnx or torch."
                 )
             values["embed_backend"] = backend
-        if env.get("WQM_CHUNKER"):  # MEASUREMENT ONLY (undocumented on purpose: not a setting)
-            values["chunker"] = env["WQM_CHUNKER"].strip().lower()
         if env.get("WQM_MAX_FILE_BYTES"):
             values["max_file_bytes"] = _parse_int(
                 "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1

@@ -37,14 +37,6 @@ from ..core.errors import InvalidArgument
 from ..core.projects import ProjectContext, ensure_project_collection
 from . import walker
 from .chunker import Chunk, chunk_text, language_of
-from .syntax import chunk_file as _syntax_chunk_file  # MEASUREMENT ONLY
-
-
-def _chunk(ws: Workspace, path: str, text: str) -> list[Any]:
-    """MEASUREMENT ONLY: the chunker WQM_CHUNKER names (syntax chunks carry a header)."""
-    if ws.settings.chunker == "syntax":
-        return list(_syntax_chunk_file(path, text))
-    return list(chunk_text(text))
 
 if TYPE_CHECKING:
     from ..api import Workspace
@@ -206,8 +198,6 @@ class _Run:
                 "project_id": self.ctx.project_id,
                 "source": schema.SOURCE_FILE,
             }
-            if getattr(chunk, "symbol", None):  # MEASUREMENT ONLY
-                payload["symbol"] = getattr(chunk, "symbol")  # noqa: B009
             self.batch.append((job, chunk, payload))
             if len(self.batch) >= BATCH_SIZE:
                 self.flush()
@@ -219,8 +209,7 @@ class _Run:
         points = make_points(
             self.ws,
             [job.ids[chunk.index] for job, chunk, _ in batch],
-            [f"{chunk.header}\n{chunk.content}" if hasattr(chunk, "header")  # MEASUREMENT ONLY
-             else embedding_text(job.path, chunk.content) for job, chunk, _ in batch],
+            [embedding_text(job.path, chunk.content) for job, chunk, _ in batch],
             [payload for _, _, payload in batch],
         )
         client, name = self.ws.client, self.name
@@ -319,7 +308,7 @@ def ingest(
             unchanged += 1
             continue
         changed.append(rel)
-        run.chunks_total += len(_chunk(ws, rel, read.text))
+        run.chunks_total += len(chunk_text(read.text))
     run.files_total = len(changed)
     run.emit({"phase": "plan", "files": len(listing.files), "changed": len(changed),
               "unchanged": unchanged, "total": run.chunks_total})
@@ -332,7 +321,7 @@ def ingest(
             present.discard(rel)
             run.skip(rel, read.reason or walker.SKIP_UNREADABLE, read.detail)
             continue
-        run.add_file(rel, read.content_hash, _chunk(ws, rel, read.text))
+        run.add_file(rel, read.content_hash, chunk_text(read.text))
         indexed_now += 1
     run.flush()
 
