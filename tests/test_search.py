@@ -136,8 +136,10 @@ def test_result_shape(indexed: tuple[Workspace, Path]) -> None:
     assert result["mode"] == "hybrid" and result["notices"] == []
     hit = result["results"][0]
     assert set(hit) == {"score", "path", "start_line", "end_line", "snippet", "payload", "id"}
-    assert hit["payload"]["content"] == SOURCES["src/geometry.py"]
-    assert (hit["start_line"], hit["end_line"]) == (1, 6)
+    lines = SOURCES["src/geometry.py"].splitlines(keepends=True)
+    assert hit["payload"]["content"] == "".join(lines[hit["start_line"] - 1:hit["end_line"]])
+    assert hit["payload"]["symbol"] == "circle_area"  # the chunk follows the definition
+    assert (hit["start_line"], hit["end_line"]) == (4, 6)
     assert "circle_area" in hit["snippet"]
     assert hit["payload"]["language"] == "python" and hit["payload"]["source"] == "file"
     json.dumps(result)  # JSON-ready: the service sends it as is
@@ -150,7 +152,7 @@ def test_limit_is_honoured(indexed: tuple[Workspace, Path], limit: int) -> None:
 
 def test_language_filter(indexed: tuple[Workspace, Path]) -> None:
     result = run(indexed, "cache eviction", language="go")
-    assert [h["path"] for h in result["results"]] == ["src/lru.go"]
+    assert {h["path"] for h in result["results"]} == {"src/lru.go"}
     assert run(indexed, "circle", language="Python", limit=20)["results"]
     assert run(indexed, "circle", language="cobol")["results"] == []
 
@@ -312,10 +314,10 @@ def test_cli_search_formats(cli_repo: Path) -> None:
     args = ["search", "area of a circle", "--project", str(cli_repo), "--limit", "2"]
     table = runner.invoke(app, args)
     assert table.exit_code == 0, table.output
-    assert "src/geometry.py:1-6" in table.stdout and "Score" in table.stdout
+    assert "src/geometry.py:4-6" in table.stdout and "Score" in table.stdout
     simple = runner.invoke(app, [*args, "--format", "simple"])
     lines = simple.stdout.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("src/geometry.py:1-6\t")
+    assert len(lines) == 2 and lines[0].startswith("src/geometry.py:4-6\t")
     as_json = json.loads(runner.invoke(app, [*args, "--format", "json", "--mode", "dense"]).stdout)
     assert as_json["mode"] == "dense" and as_json["results"][0]["payload"]["path"] == (
         "src/geometry.py")

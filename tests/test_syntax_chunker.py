@@ -46,7 +46,12 @@ def assert_exact_ranges(text: str, chunks: list[CodeChunk]) -> None:
     for i, chunk in enumerate(chunks):
         assert chunk.index == i
         assert 1 <= chunk.start_line <= chunk.end_line <= len(lines)
-        assert chunk.content == "".join(lines[chunk.start_line - 1 : chunk.end_line])
+        if chunk.start_col is not None:  # a piece of one overlong line, with its columns
+            line = lines[chunk.start_line - 1]
+            assert chunk.start_line == chunk.end_line
+            assert chunk.content == line[chunk.start_col:chunk.end_col]
+        else:
+            assert chunk.content == "".join(lines[chunk.start_line - 1 : chunk.end_line])
         if chunk.kind != "lines":  # the line chunker overlaps its windows on purpose
             assert chunk.start_line > previous_end
         previous_end = chunk.end_line
@@ -270,8 +275,11 @@ def test_a_minified_bundle_gets_line_chunks() -> None:
     text = f"!function(){{{body}}}();\n"
     assert fallback_reason("dist/app.min.js", text) == "minified (long lines)"
     chunks = chunk_file("dist/app.min.js", text)
-    assert [(c.kind, c.start_line, c.end_line) for c in chunks] == [("lines", 1, 1)]
-    assert chunks[0].content == text
+    # One overlong line: cut into pieces of the line chunker, each with its column range.
+    assert {(c.kind, c.start_line, c.end_line) for c in chunks} == {("lines", 1, 1)}
+    assert all(c.start_col is not None and text[c.start_col:c.end_col] == c.content
+               for c in chunks)
+    assert "".join(c.content for c in chunks) in (text, text.rstrip("\n"))
 
 
 def test_a_huge_generated_file_is_not_parsed() -> None:

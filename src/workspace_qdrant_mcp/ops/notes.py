@@ -206,7 +206,11 @@ def _chunk(record: qm.Record) -> RetrievedChunk:
 
 
 def stitch(chunks: list[RetrievedChunk]) -> str:
-    """Join ordered chunks back into text, dropping the lines overlapping chunks repeat."""
+    """Join ordered chunks back into text: overlapping lines once, blank gaps restored.
+
+    Syntax chunks leave the blank lines between definitions out; they are put
+    back as empty lines, so the text keeps its line numbers.
+    """
     parts: list[str] = []
     last_end = 0
     for chunk in chunks:
@@ -218,6 +222,8 @@ def stitch(chunks: list[RetrievedChunk]) -> str:
         lines = split_lines(str(chunk["content"]))
         start = chunk.get("start_line")
         skip = max(0, last_end - int(start) + 1) if isinstance(start, int) else 0
+        if isinstance(start, int) and last_end and start > last_end + 1:
+            parts.append("\n" * (start - last_end - 1))  # blank lines between definitions
         parts.extend(lines[skip:])
         end = chunk.get("end_line")
         last_end = max(last_end, int(end)) if isinstance(end, int) else last_end

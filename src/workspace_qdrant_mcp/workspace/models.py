@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..core.recipe import IndexRecipe
 from ..embed.dense import DENSE_DIM, MODEL_NAME, DenseEmbedder, get_dense_embedder
-from ..embed.sparse import SparseEmbedder
+from ..embed.sparse import SPARSE_VERSION, SparseEmbedder
 from ..ingest.chunker import chunk_text
+from ..ingest.syntax import CHUNKER_VERSION, chunk_file
 
 #: Versions of what this code produces (bump with the code that changes its output).
 LINE_CHUNKER_VERSION = "lines-2"
-SPARSE_VERSION = "bm25-1"
 DENSE_RECIPE = "precise"
 DENSE_SIGNATURE = f"{DENSE_RECIPE}:{MODEL_NAME}:{DENSE_DIM}d:256t"
 
@@ -56,6 +56,15 @@ def line_chunks(path: str, text: str) -> list[TextChunk]:
     ]
 
 
+def syntax_chunks(path: str, text: str) -> list[TextChunk]:
+    """The syntax chunker (tree-sitter; the line chunker where no parser fits)."""
+    return [
+        TextChunk(c.index, c.start_line, c.end_line, c.content, c.start_col, c.end_col,
+                  c.symbol, c.symbols, c.kind, c.header)
+        for c in chunk_file(path, text)
+    ]
+
+
 def embedding_text(header: str, content: str) -> str:
     """What the dense and BM25 models read for a chunk: its header, then its lines."""
     return f"{header}\n{content}" if header else content
@@ -77,7 +86,7 @@ class Models:
             dense_signature=DENSE_SIGNATURE,
             dense_dim=DENSE_DIM,
             sparse=SPARSE_VERSION,
-            chunker=LINE_CHUNKER_VERSION,
+            chunker=CHUNKER_VERSION,
         )
 
     def producible(self, recipe: IndexRecipe) -> bool:
@@ -85,8 +94,8 @@ class Models:
         return recipe.id == self.current().id
 
     def chunker(self, recipe: IndexRecipe) -> Chunker:
-        """The chunker of ``recipe``."""
-        return line_chunks
+        """The chunker of ``recipe`` (a recipe of the line chunker is rebuilt, not extended)."""
+        return syntax_chunks if recipe.chunker == CHUNKER_VERSION else line_chunks
 
     def dense(self, recipe: IndexRecipe | None = None) -> DenseEmbedder:
         """The dense embedder (the model loads once per process, on first use)."""

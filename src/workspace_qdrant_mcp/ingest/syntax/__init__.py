@@ -101,6 +101,9 @@ class CodeChunk:
     symbols: tuple[str, ...]
     kind: str
     header: str
+    #: A piece of one overlong line (line chunker only): its 0-based column range.
+    start_col: int | None = None
+    end_col: int | None = None
 
 
 def embedding_text(chunk: CodeChunk) -> str:
@@ -168,7 +171,8 @@ def chunk_file(
     except Exception:  # any parser or layout failure: the line chunker, never a failed ingest
         log.debug("syntax chunking failed for %s; using line chunks", path, exc_info=True)
     return [
-        CodeChunk(c.index, c.start_line, c.end_line, c.content, None, (), "lines", path)
+        CodeChunk(c.index, c.start_line, c.end_line, c.content, None, (), "lines", path,
+                  c.start_col, c.end_col)
         for c in chunk_text(text)
     ]
 
