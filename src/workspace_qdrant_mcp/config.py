@@ -34,6 +34,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_AUTO_INDEX": "the first search in a project with no data starts indexing it (default: 1)",
     "WQM_WATCH": "the workspace service watches indexed projects and re-indexes saved files "
                  "(default: 1)",
+    "WQM_AUTO_REINDEX": "rebuild, in the background, indexes an older recipe built (default: 1)",
+    "WQM_RETENTION_DAYS": "days an index replaced by a rebuild is kept for undo (default: 7)",
+    "WQM_RECIPE_TAG": "tests only: a tag added to the current index recipe, as a release would",
     "WQM_AUTO_MIGRATE": "add a project's new name automatically when its identity changes (default: 1)",
     "WQM_PROJECT_PATH": "project of the MCP server when the client offers no roots",
     "WQM_SERVICE": "auto: share the embedded store through the workspace service; off: open it in-process",
@@ -108,6 +111,9 @@ class Settings:
     max_project_bytes: int = 512 * 1024 * 1024
     auto_index: bool = True
     watch: bool = True
+    auto_reindex: bool = True
+    retention_days: int = 7
+    recipe_tag: str | None = None
     auto_migrate: bool = True
     project_path: Path | None = None
     service: str = "auto"
@@ -194,6 +200,14 @@ class Settings:
             values["auto_index"] = _parse_bool("WQM_AUTO_INDEX", env["WQM_AUTO_INDEX"])
         if env.get("WQM_WATCH"):
             values["watch"] = _parse_bool("WQM_WATCH", env["WQM_WATCH"])
+        if env.get("WQM_AUTO_REINDEX"):
+            values["auto_reindex"] = _parse_bool("WQM_AUTO_REINDEX", env["WQM_AUTO_REINDEX"])
+        if env.get("WQM_RETENTION_DAYS"):
+            values["retention_days"] = _parse_int(
+                "WQM_RETENTION_DAYS", env["WQM_RETENTION_DAYS"], 0
+            )
+        if env.get("WQM_RECIPE_TAG"):
+            values["recipe_tag"] = env["WQM_RECIPE_TAG"].strip()
         if env.get("WQM_MAX_FILE_BYTES"):
             values["max_file_bytes"] = _parse_int(
                 "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1

@@ -25,6 +25,7 @@ from ..ops.results import (
     AliasTimeline,
     AliasUsage,
     DoctorReport,
+    GcResult,
     HistoryEvent,
     IndexStarted,
     IngestResult,
@@ -33,6 +34,7 @@ from ..ops.results import (
     ProjectOverview,
     RegistryMetrics,
     RegistryVersion,
+    ReindexResult,
     RemoveResult,
     Retrieved,
     SearchResult,
@@ -100,6 +102,17 @@ class WorkspaceClient:
     def index(self, project_path: PathArg = None) -> IndexStarted:
         """Start indexing the project in the background (a running job is joined)."""
         return cast(IndexStarted, self.call("index", project_path=_path(project_path)))
+
+    def reindex(self, project_path: PathArg = None, *, detach: bool = False,
+                progress: Progress | None = None) -> ReindexResult:
+        """Rebuild the project's index beside the old one, then switch every name at once."""
+        result = self.call("reindex", progress=progress, project_path=_path(project_path),
+                           detach=detach)
+        return cast(ReindexResult, result)
+
+    def gc(self, dry_run: bool = False) -> GcResult:
+        """Remove retired collections no name reaches (kept after rebuilds for undo)."""
+        return cast(GcResult, self.call("gc", dry_run=dry_run))
 
     def watch(self, on: bool, project_path: PathArg = None) -> WatchResult:
         """Turn watching of the project's folder on or off."""

@@ -62,9 +62,10 @@ def _root(
 
 
 def _register() -> None:
-    from . import dashboard, data, mcp_cmd, project, service
+    from . import dashboard, data, maintenance, mcp_cmd, project, service
 
     data.register(app)
+    maintenance.register(app)
     project.register(app)
     service.register(app)
     mcp_cmd.register(app)

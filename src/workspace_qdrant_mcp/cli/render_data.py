@@ -15,8 +15,10 @@ from typing import Any, Self
 from rich.table import Table
 
 from ..ops.results import (
+    GcResult,
     IndexStarted,
     IngestResult,
+    ReindexResult,
     SearchHit,
     SearchResult,
     StatusResult,
@@ -101,6 +103,38 @@ def render_index_started(result: IndexStarted, fmt: TextFormat) -> None:
     verb = "Indexing started" if result["started"] else "Indexing had already finished"
     console.print(f"{verb} for {result['project_root']} in the background; `wqm status` shows "
                   "its progress.", markup=False)
+
+
+def render_reindex(result: ReindexResult, fmt: TextFormat) -> None:
+    """``reindex``: where the names went, or that the rebuild runs in the background."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    if result["status"] == "building":
+        console.print(f"Rebuilding the index of {result['project_root']} in the background; "
+                      "`wqm status` shows its progress.", markup=False)
+        return
+    console.print(f"Rebuilt: {', '.join(result['names'])} now reach {result['new_collection']} "
+                  f"(change {result['change_id']}); the old index {result['old_collection']} is "
+                  "kept: `wqm project undo` switches back, `wqm gc` removes it.", markup=False)
+
+
+def render_gc(result: GcResult, fmt: TextFormat) -> None:
+    """``gc``: the retired indexes removed (or that would be)."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    if not result["removed"]:
+        console.print("Nothing to remove: no retired index is left.", markup=False)
+        return
+    verb = "Would remove" if result["dry_run"] else "Removed"
+    for item in result["removed"]:
+        console.print(f"{verb} {item['collection']} ({item['state']}, "
+                      f"{int(item.get('bytes') or 0) / 1e6:,.1f} MB, retired "
+                      f"{str(item.get('retired_at') or '?')[:16].replace('T', ' ')})",
+                      markup=False)
 
 
 def render_watch(result: WatchResult, fmt: TextFormat) -> None:

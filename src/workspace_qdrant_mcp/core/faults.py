@@ -8,6 +8,9 @@ one comparison.
 Steps of an alias change: ``after_intent`` (intent committed, Qdrant untouched),
 ``after_collection`` (a new physical collection exists, its name does not yet),
 ``after_qdrant`` (Qdrant switched, registry not yet marked done), ``after_done``.
+Steps of a rebuild (``workspace/rebuild.py``): ``reindex_building`` (the new
+collection is filled), ``reindex_catching_up``, ``reindex_verifying``,
+``reindex_switching`` (names moved, states not yet recorded), ``reindex_retiring``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import signal
 
 from .errors import ConfigError
 
-STEPS = ("after_intent", "after_collection", "after_qdrant", "after_done")
+STEPS = (
+    "after_intent", "after_collection", "after_qdrant", "after_done",
+    "reindex_building", "reindex_catching_up", "reindex_verifying", "reindex_switching",
+    "reindex_retiring",
+)
 
 _armed: str | None = None
 

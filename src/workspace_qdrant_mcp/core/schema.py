@@ -12,9 +12,9 @@ SOURCE_FILE = "file"
 SOURCE_NOTE = "note"
 
 
-def vectors_config() -> dict[str, qm.VectorParams]:
-    """Named dense vector: all-MiniLM-L6-v2, cosine."""
-    return {DENSE_VECTOR: qm.VectorParams(size=DENSE_DIM, distance=qm.Distance.COSINE)}
+def vectors_config(dim: int = DENSE_DIM) -> dict[str, qm.VectorParams]:
+    """Named dense vector (all-MiniLM-L6-v2 by default: 384-d), cosine."""
+    return {DENSE_VECTOR: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)}
 
 
 def sparse_vectors_config() -> dict[str, qm.SparseVectorParams]:

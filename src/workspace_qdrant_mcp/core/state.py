@@ -438,7 +438,7 @@ class SQLiteStateManager:
         """Applied changes not undone yet, newest first (an undo may itself be undone)."""
         rows = self.query(
             "SELECT * FROM alias_changes WHERE status = 'done' AND undone_by IS NULL "
-            "AND kind IN ('alias', 'undo') ORDER BY id DESC LIMIT ?",
+            "AND kind IN ('alias', 'undo', 'reindex') ORDER BY id DESC LIMIT ?",
             (limit,),
         )
         return [_change(row) for row in rows]
@@ -554,6 +554,12 @@ class SQLiteStateManager:
         """Projects last seen at ``root_path`` (normally one)."""
         rows = self.query("SELECT * FROM projects WHERE root_path = ?", (root_path,))
         return [ProjectRecord(**dict(row)) for row in rows]
+
+    def move_project_collection(self, old: str, new: str) -> None:
+        """A rebuild replaced the project's collection: its record follows the names."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE projects SET physical_collection = ?, updated_at = ? "
+                         "WHERE physical_collection = ?", (new, utc_now(), old))
 
     def mark_synced(self, project_id: int) -> None:
         """Record that the project's index was brought in step with its files just now."""

@@ -33,6 +33,7 @@ from ..core.errors import (
 )
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
+from ..workspace.rebuild import settle_collections
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import (
@@ -228,6 +229,20 @@ def _undo_steps(change: ChangeRecord) -> list[str]:
     return steps
 
 
+def _switches_a_rebuild(ws: Workspace, change: ChangeRecord) -> bool:
+    """True for a rebuild's switch, or an undo of one (following the chain of undos)."""
+    seen = 0
+    current: ChangeRecord | None = change
+    while current is not None and seen < 100:
+        if current.kind == "reindex":
+            return True
+        if current.undo_of is None:
+            return False
+        current = ws.state.get_change(current.undo_of)
+        seen += 1
+    return False
+
+
 def _project_scope(ws: Workspace, project_path: str | None) -> tuple[set[str], str]:
     """The names and collections of the project at ``project_path``, and its root for messages."""
     ctx = ws.project(project_path, auto_migrate=False)
@@ -286,7 +301,11 @@ def undo(
     change, steps, owner = chosen.to_dict(), _undo_steps(chosen), _owner(ws, chosen)
     if dry_run:
         return {"change": change, "steps": steps, "status": "dry_run", "project": owner}
-    record = ws.aliases.undo_sync(actor=actor, force=force, change_id=chosen.id)
+    # Undoing a rebuild (or redoing one) leaves the index it leaves behind nameless but
+    # recorded and kept (retired, for undo and gc): that is not data lost, so no force needed.
+    whole = _switches_a_rebuild(ws, chosen)
+    record = ws.aliases.undo_sync(actor=actor, force=force or whole, change_id=chosen.id)
+    settle_collections(ws)  # an undone rebuild makes the old index live again
     return {"change": change, "steps": steps, "status": "undone", "project": owner,
             "undo_change": record.to_dict()}
 

@@ -8,6 +8,7 @@ chunked without overlap so that the chunks join back to exactly what was stored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,9 +23,11 @@ from ..core import schema, store
 from ..core.errors import InvalidArgument
 from ..core.requests import current_request_id
 from ..ingest.chunker import chunk_text, split_lines
+from ..workspace.gates import write_gate
 from ..workspace.points import embedding_text, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
 from ..workspace.routing import Route, choose_collection
+from ..workspace.sync import collection_recipe
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import NoteStored, Retrieved, RetrievedChunk
@@ -74,6 +77,8 @@ def store_note(
     ctx: ProjectContext | None = None
     if collection is None:
         ctx = ensure_project_collection(ws.aliases, ws.project(project_path))
+        assert ctx.physical is not None
+        collection_recipe(ws, ctx.physical, ctx.project_id)  # a new collection: this recipe
         route = Route(ws, ctx.query_name, project_path, ctx)
     else:
         route = choose_collection(ws, collection, project_path)
@@ -114,8 +119,9 @@ def store_note(
         payloads,
     )
     client = ws.client
-    route.run(lambda name: store.call(client, f"store a note in {name}",
-                                      lambda: client.upsert(name, points=points, wait=True)))
+    with write_gate(str(ctx.root)) if ctx is not None else contextlib.nullcontext():
+        route.run(lambda name: store.call(client, f"store a note in {name}",
+                                          lambda: client.upsert(name, points=points, wait=True)))
     return {"id": document_id, "collection": route.name, "path": path, "chunks": len(points),
             "notices": list(ctx.notices) if ctx else []}
 

@@ -222,6 +222,29 @@ class RequestOutcome(TypedDict):
     change_ids: list[int]
 
 
+class ReindexResult(TypedDict):
+    """``reindex``: the rebuild and where the names went."""
+
+    project_root: str
+    old_collection: str
+    new_collection: str | None
+    names: list[str]
+    change_id: int | None
+    status: str
+    from_recipe: dict[str, Any]
+    recipe: dict[str, Any]
+    job: dict[str, Any]
+    notices: list[str]
+
+
+class GcResult(TypedDict):
+    """``gc``: the retired collections removed (or that would be)."""
+
+    removed: list[dict[str, Any]]
+    dry_run: bool
+    bytes: int
+
+
 class Ping(TypedDict):
     """``ping``: the workspace answers."""
 
@@ -401,6 +424,7 @@ __all__ = [
     "AliasUsage",
     "CollectionPoints",
     "DoctorReport",
+    "GcResult",
     "GraphCollection",
     "GraphName",
     "HistoryEvent",
@@ -417,6 +441,7 @@ __all__ = [
     "ProjectOverview",
     "RegistryMetrics",
     "RegistryVersion",
+    "ReindexResult",
     "RemoveResult",
     "RequestOutcome",
     "Retrieved",

@@ -50,6 +50,7 @@ from ..core.errors import WqmError
 from ..core.runfiles import ServicePaths, unwritable
 from ..ops import registry
 from ..workspace.keeper import IndexKeeper
+from ..workspace.rebuild import gc
 from ..workspace.workspace import Workspace
 from .dashboard import DashboardServer
 from .metrics import RequestMetrics
@@ -74,6 +75,8 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
 
 
 USAGE_FLUSH_SECONDS = 5.0
+#: Seconds between two checks for retired collections past their retention period.
+GC_INTERVAL_SECONDS = 3600.0
 #: Seconds a long operation gets to notice the stop and end cleanly after the drain.
 CANCEL_SECONDS = 10.0
 
@@ -149,12 +152,11 @@ class WorkspaceService:
             # Keep serving: every operation reports this sentence (and retries the open),
             # and `wqm project doctor` can diagnose and repair what is broken.
             log.warning("the workspace could not open: %s", exc)
-        if self.settings.watch:
-            self.keeper = IndexKeeper(self.workspace)
-            try:
-                await loop.run_in_executor(self.executor, self.keeper.start)
-            except WqmError as exc:
-                log.warning("watching projects could not start: %s", exc)
+        self.keeper = IndexKeeper(self.workspace, watch=self.settings.watch)
+        try:
+            await loop.run_in_executor(self.executor, self.keeper.start)
+        except WqmError as exc:
+            log.warning("keeping the indexes current could not start: %s", exc)
         server = await asyncio.start_unix_server(self._handle, sock=self._bind(), limit=2**16)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -210,7 +212,7 @@ class WorkspaceService:
 
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
-        last_flush = time.monotonic()
+        last_flush = last_gc = time.monotonic()
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
@@ -218,6 +220,10 @@ class WorkspaceService:
                 last_flush = now
                 with contextlib.suppress(WqmError):
                     await loop.run_in_executor(self.executor, self.workspace.state.flush_usage)
+            if now - last_gc >= GC_INTERVAL_SECONDS:
+                last_gc = now
+                with contextlib.suppress(WqmError):
+                    await loop.run_in_executor(self.executor, self._collect_retired)
             idle = now - self.last_activity
             if self._busy():
                 self.last_activity = now
@@ -225,6 +231,13 @@ class WorkspaceService:
                 log.info("idle for %.0f s: stopping", idle)
                 self._stop.set()
                 return
+
+    def _collect_retired(self) -> None:
+        """Remove indexes a rebuild replaced once their retention period is over."""
+        removed = gc(self.workspace, older_than_days=self.settings.retention_days)
+        if removed:
+            log.info("removed %d retired collection(s) after %d days", len(removed),
+                     self.settings.retention_days)
 
     def _busy(self) -> bool:
         """Work that keeps the service from stopping when idle.

@@ -15,7 +15,7 @@ from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..core.errors import StoreError
-from ..core.index_registry import IndexRegistry
+from ..core.index_registry import RETIRED, IndexRegistry
 from .projects import ProjectContext
 from .workspace import Workspace
 
@@ -34,6 +34,7 @@ def index_state(ws: Workspace, ctx: ProjectContext, name: str | None = None) -> 
     """The index's state, its running job's progress, watching and recipe facts."""
     job = ws.jobs.get(str(ctx.root))
     running = job is not None and job.running
+    rebuild = ws.jobs.get(f"reindex:{ctx.root}")
     record = ws.state.project_by_collection(ctx.physical) if ctx.physical else None
     state: dict[str, Any] = {
         "state": NONE,
@@ -44,11 +45,19 @@ def index_state(ws: Workspace, ctx: ProjectContext, name: str | None = None) -> 
         "dense_missing": 0,
         "recipe": None,
         "recipe_current": None,
+        "rebuild": rebuild.state.to_dict() if rebuild is not None else None,
+        "retired": [],
     }
     if ctx.physical is None:
         state["state"] = BUILDING if running else NONE
         return state
-    collection = IndexRegistry(ws.state).collection(ctx.physical)
+    registry = IndexRegistry(ws.state)
+    collection = registry.collection(ctx.physical)
+    if collection is not None:
+        state["retired"] = [
+            {"collection": c.physical, "retired_at": c.retired_at, "replaced_by": c.replaced_by}
+            for c in registry.collections(RETIRED) if c.project_id == collection.project_id
+        ]
     if collection is not None and collection.recipe is not None:
         state["recipe"] = collection.recipe.to_dict()
         state["recipe_current"] = collection.recipe.id == ws.models.current().id

@@ -49,6 +49,7 @@ from ..core.recipe import IndexRecipe
 from ..core.state import utc_now
 from ..ingest import walker
 from ..ingest.chunker import language_of
+from .gates import write_gate
 from .models import TextChunk, embedding_text
 from .points import chunk_point_id, file_filter
 from .routing import Route
@@ -140,6 +141,14 @@ class Indexer:
         self.registry = IndexRegistry(ws.state)
         self.chunker = ws.models.chunker(recipe)
         self.report = SyncReport()
+        #: Writes through a project's names hold its write gate, so a rebuild's last
+        #: catch-up and switch see no write land in the old collection meanwhile.
+        self.gate = write_gate(checkout) if route.ctx is not None else contextlib.nullcontext()
+
+    def _write(self, fn: Callable[[str], Any]) -> Any:
+        """One write through the route, under the project's write gate."""
+        with self.gate:
+            return self.route.run(fn)
 
     # -- the sync ---------------------------------------------------------------------------
 
@@ -304,7 +313,7 @@ class Indexer:
             for (rel, chunk, payload), vec in zip(batch, vectors, strict=True)
         ]
         client = self.ws.client
-        self.route.run(lambda name: store.call(
+        self._write(lambda name: store.call(
             client, f"write chunks to {name}",
             lambda: client.upsert(name, points=points, wait=True)))
         self.report.chunks_written += len(points)
@@ -393,7 +402,7 @@ class Indexer:
 
     def _update_vectors(self, points: list[qm.PointVectors]) -> None:
         client = self.ws.client
-        self.route.run(lambda name: store.call(
+        self._write(lambda name: store.call(
             client, f"write dense vectors to {name}",
             lambda: client.update_vectors(name, points=points, wait=True)))
 
@@ -419,7 +428,7 @@ class Indexer:
         for start in range(0, len(ordered), DELETE_BATCH):
             part: list[qm.ExtendedPointId] = list(ordered[start:start + DELETE_BATCH])
             selector = qm.PointIdsList(points=part)
-            self.route.run(lambda name, sel=selector: store.call(  # type: ignore[misc]
+            self._write(lambda name, sel=selector: store.call(  # type: ignore[misc]
                 client, what, lambda: client.delete(name, points_selector=sel, wait=True)))
 
     # -- reading the index ------------------------------------------------------------------

@@ -14,7 +14,9 @@ import logging
 import os
 
 from ..core.errors import WqmError
-from .sync import project_job
+from ..core.index_registry import BUILDING, IndexRegistry
+from .rebuild import settle_collections
+from .sync import project_job, rebuild_job
 from .watcher import Watcher
 from .workspace import Workspace
 
@@ -24,20 +26,49 @@ log = logging.getLogger(__name__)
 class IndexKeeper:
     """Watches the workspace's watched projects and keeps their indexes current."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, watch: bool = True) -> None:
         self.ws = ws
+        self.watch = watch
         self.watcher = Watcher(self.watched_roots, self._changed)
-        ws.watch_listeners.append(self.watcher.refresh)
+        if watch:
+            ws.watch_listeners.append(self.watcher.refresh)
 
     def watched_roots(self) -> set[str]:
         """Roots of projects with an index and watching on."""
         return {p.root_path for p in self.ws.state.projects() if p.watch}
 
     def start(self) -> None:
-        """Catch up with edits made while nothing watched, then watch."""
+        """Finish interrupted rebuilds, catch up with edits made meanwhile, then watch."""
+        for change in settle_collections(self.ws):
+            log.info("after a restart: %s", change)
+        self._rebuild_outdated()
+        if not self.watch:
+            return
         self.watcher.refresh()
         for root in sorted(self.watcher.watched):
             self._changed(root, None)
+
+    def _rebuild_outdated(self) -> None:
+        """Resume every unfinished rebuild; rebuild indexes an older recipe made (if allowed)."""
+        registry = IndexRegistry(self.ws.state)
+        current = self.ws.models.current()
+        for project in self.ws.state.projects():
+            if not os.path.isdir(project.root_path):
+                continue
+            building = [c for c in registry.collections(BUILDING)
+                        if c.project_id == project.id]
+            record = registry.collection(project.physical_collection)
+            outdated = (record is not None and record.recipe is not None
+                        and record.recipe.id != current.id and self.ws.settings.auto_reindex)
+            if not building and not outdated:
+                continue
+            try:
+                ctx = self.ws.project(project.root_path, auto_migrate=False)
+                if ctx.physical == project.physical_collection:
+                    log.info("rebuilding the index of %s in the background", project.root_path)
+                    rebuild_job(self.ws, ctx, current)
+            except WqmError as exc:
+                log.info("not rebuilding %s: %s", project.root_path, exc)
 
     def stop(self) -> None:
         """Stop watching."""

@@ -76,6 +76,9 @@ class Models:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        # A test setting adds a tag to the chunker version, as a release changing it would.
+        tag = settings.recipe_tag
+        self._chunker_version = f"{CHUNKER_VERSION}+{tag}" if tag else CHUNKER_VERSION
         self._dense: DenseEmbedder | None = None
         self._sparse: SparseEmbedder | None = None
 
@@ -86,7 +89,7 @@ class Models:
             dense_signature=DENSE_SIGNATURE,
             dense_dim=DENSE_DIM,
             sparse=SPARSE_VERSION,
-            chunker=CHUNKER_VERSION,
+            chunker=self._chunker_version,
         )
 
     def producible(self, recipe: IndexRecipe) -> bool:
@@ -95,7 +98,7 @@ class Models:
 
     def chunker(self, recipe: IndexRecipe) -> Chunker:
         """The chunker of ``recipe`` (a recipe of the line chunker is rebuilt, not extended)."""
-        return syntax_chunks if recipe.chunker == CHUNKER_VERSION else line_chunks
+        return syntax_chunks if recipe.chunker == self._chunker_version else line_chunks
 
     def dense(self, recipe: IndexRecipe | None = None) -> DenseEmbedder:
         """The dense embedder (the model loads once per process, on first use)."""

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..core import store
 from ..core.errors import InvalidArgument
 from ..core.index_registry import LIVE, IndexRegistry
 from ..core.recipe import IndexRecipe
@@ -20,6 +21,7 @@ from ..ingest import walker
 from .indexer import Indexer, Progress
 from .jobs import Job
 from .projects import ProjectContext, ensure_project_collection
+from .rebuild import Rebuild
 from .routing import Route
 from .workspace import Workspace
 
@@ -56,15 +58,37 @@ def check_size(ws: Workspace, root: Path) -> tuple[int, int]:
     return files, size
 
 
+#: The recipe of a collection built before wqm recorded recipes: line chunks of the first
+#: chunker, the first BM25 tokenizer. This code cannot make such points, so a collection of
+#: this recipe is rebuilt (beside itself, then switched), never extended in place.
+LEGACY_RECIPE = IndexRecipe(dense="precise", dense_signature="unrecorded", dense_dim=384,
+                            sparse="bm25-1", chunker="lines-1", payload=2)
+
+
 def collection_recipe(ws: Workspace, physical: str, project_id: int | None) -> IndexRecipe:
-    """The recipe of ``physical`` (a collection made before recipes were kept is adopted)."""
+    """The recipe of ``physical``; an unrecorded one is new (empty) or legacy (has points)."""
     registry = IndexRegistry(ws.state)
     record = registry.collection(physical)
     if record is not None and record.recipe is not None:
         return record.recipe
-    recipe = ws.models.current()
+    client = ws.client
+    points = store.call(client, f"count the points of {physical}",
+                        lambda: client.count(physical, exact=False).count)
+    recipe = ws.models.current() if points == 0 else LEGACY_RECIPE
     registry.record_collection(physical, recipe, LIVE, project_id)
     return recipe
+
+
+def rebuild_job(ws: Workspace, ctx: ProjectContext, recipe: IndexRecipe | None = None) -> Job:
+    """The background job rebuilding the project's index (one per project; joined if running)."""
+    root = str(ctx.root)
+    target = recipe or ws.models.current()
+
+    def work(progress: Progress, _paths: set[str] | None) -> dict[str, Any]:
+        fresh = ws.project(root, auto_migrate=False)
+        return Rebuild(ws, fresh, target, progress).run()
+
+    return ws.jobs.start(f"reindex:{root}", "reindex", work)
 
 
 def sync_project(
@@ -81,6 +105,13 @@ def sync_project(
     ctx = ensure_project_collection(ws.aliases, ctx)
     assert ctx.physical is not None
     recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
+    if not ws.models.producible(recipe):
+        # Points of another recipe must not be mixed in: bring the index up to date by
+        # rebuilding it beside itself (the names keep serving the old one meanwhile).
+        if only is not None:
+            return {"project_root": str(ctx.root), "deferred_to_rebuild": True}
+        rebuilt = rebuild_job(ws, ctx).wait(progress)
+        return _rebuilt_as_ingest(ctx, rebuilt)
     route = Route(ws, ctx.query_name, str(ctx.root), ctx)
     indexer = Indexer(ws, route, ctx.physical, str(ctx.root), recipe,
                       project_id=ctx.project_id, progress=progress)
@@ -108,6 +139,21 @@ def sync_project(
     }
 
 
+def _rebuilt_as_ingest(ctx: ProjectContext, rebuilt: dict[str, Any]) -> dict[str, Any]:
+    """A rebuild's summary in the shape of an ingest result (``wqm ingest`` shows it)."""
+    return {
+        "project_root": str(ctx.root), "collection": ctx.query_name, "git": True,
+        "files_seen": rebuilt["files"], "files_indexed": rebuilt["files"],
+        "files_unchanged": 0, "files_deleted": 0, "files_skipped": 0, "skipped": {},
+        "skipped_files": [], "chunks_written": rebuilt["chunks"],
+        "chunks_dense": rebuilt["chunks"], "seconds": rebuilt.get("seconds", 0.0),
+        "chunks_per_second": 0.0, "recipe": rebuilt["recipe"]["id"],
+        "notices": [(f"The index was built by an older recipe, so it was rebuilt beside itself "
+                    f"and its names moved to {rebuilt['new_collection']} in one step "
+                    "(`wqm project undo` switches back).")],
+    }
+
+
 def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None,
                 kind: str = "index") -> Job:
     """The background job indexing the project (a running one is joined, not doubled)."""
@@ -124,4 +170,5 @@ def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None
     return ws.jobs.queue(root, kind, work, only)
 
 
-__all__ = ["ProjectTooLarge", "check_size", "collection_recipe", "project_job", "sync_project"]
+__all__ = ["LEGACY_RECIPE", "ProjectTooLarge", "check_size", "collection_recipe", "project_job",
+           "rebuild_job", "sync_project"]
