@@ -26,6 +26,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, ListRootsResult, Root
 
+from _mcp_text import parse_retrieve, parse_search
 from conftest import git, run_wqm
 
 BIN = Path(sys.executable).parent
@@ -80,13 +81,17 @@ class Server:
         return result
 
     async def ok(self, tool: str, **arguments: Any) -> Any:
-        """Call ``tool`` and return its JSON, checking structured content and text agree."""
+        """Call ``tool`` and return its answer: one text block, parsed (search and retrieve
+        are plain text for the assistant, the other tools compact JSON)."""
         result = await self.call(tool, **arguments)
         text = _text(result)
         assert not result.is_error, f"{tool}{arguments} failed: {text}"
-        data = json.loads(text)
-        assert result.structured_content == data
-        return data
+        assert result.structured_content is None and len(result.content) == 1
+        if tool == "search":
+            return parse_search(text)
+        if tool == "retrieve":
+            return parse_retrieve(text)
+        return json.loads(text)
 
     async def error(self, tool: str, **arguments: Any) -> str:
         """Call ``tool`` expecting a tool error; return its one sentence."""
@@ -212,8 +217,8 @@ async def test_search_store_retrieve(tmp_path: Path, shop: Path) -> None:
         top = found["results"][0]
         assert top["path"] == "src/shop/billing.py"
         assert top["start_line"] <= 4 <= top["end_line"]
-        assert "compute_invoice_total" in top["payload"]["content"]
-        assert {"score", "snippet", "id"} <= set(top)
+        assert "compute_invoice_total" in top["content"]
+        assert top["symbol"] == "compute_invoice_total" and top["score"] > 0
 
         keyword = await server.ok("search", query="get_user_name", mode="sparse", limit=1)
         assert _paths(keyword) == ["src/shop/users.py"]
@@ -230,7 +235,7 @@ async def test_search_store_retrieve(tmp_path: Path, shop: Path) -> None:
         assert got["metadata"] == {"tags": ["billing"]}
 
         hits = await server.ok("search", query="how are invoices rounded", limit=5)
-        assert any(h["payload"].get("document_id") == stored["id"] for h in hits["results"])
+        assert any(h["note_id"] == stored["id"] for h in hits["results"])
 
         chunks = await server.ok("retrieve", path="src/shop/billing.py")
         assert "def compute_invoice_total" in chunks["content"]
@@ -267,9 +272,10 @@ async def test_bad_arguments_are_one_sentence_tool_errors(tmp_path: Path, shop: 
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("search", {"query": ""}, "query is empty"),
         ("search", {"query": "   "}, "query is empty"),
-        ("search", {"query": "invoice", "limit": 0}, "from 1 to 100"),
-        ("search", {"query": "invoice", "limit": 1000}, "from 1 to 100"),
-        ("search", {"query": "invoice", "mode": "fuzzy"}, "Unknown search mode"),
+        # the schema says it: limit is 1..100, mode one of three (checked before any work)
+        ("search", {"query": "invoice", "limit": 0}, "Invalid argument 'limit'"),
+        ("search", {"query": "invoice", "limit": 1000}, "Invalid argument 'limit'"),
+        ("search", {"query": "invoice", "mode": "fuzzy"}, "Invalid argument 'mode'"),
         ("search", {"query": "invoice", "collection": "_no_such_name"}, "_no_such_name"),
         ("search", {"query": "invoice", "limit": "ten"}, "'limit'"),
         ("search", {}, "'query'"),

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import logging
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 
 import anyio
@@ -42,11 +41,12 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from . import __version__
-from .backends.base import Backend
-from .backends.client import open_backend
-from .config import Settings
-from .core.errors import WqmError
+from .. import __version__
+from ..backends.base import Backend
+from ..backends.client import open_backend
+from ..config import Settings
+from ..core.errors import WqmError
+from .render import render
 
 SERVER_NAME = "workspace-qdrant-mcp"
 #: Seconds a client that declared roots gets to answer ``roots/list``.
@@ -75,11 +75,10 @@ def root_path(uri: str) -> str | None:
     return unquote(parsed.path) or None
 
 
-def tool_result(data: Any, key: str = "result") -> CallToolResult:
-    """A successful result: the JSON object as structured content and as text."""
+def tool_result(op: str, data: Any, key: str = "result") -> CallToolResult:
+    """A successful result: one text block (``render.py`` says why not structured content)."""
     obj = data if isinstance(data, dict) else {key: data}
-    text = json.dumps(obj, ensure_ascii=False, default=str)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=obj)
+    return CallToolResult(content=[TextContent(type="text", text=render(op, obj))])
 
 
 def tool_error(message: str) -> CallToolResult:
@@ -161,7 +160,7 @@ class WorkspaceTools:
             return tool_error(str(exc))
         self._started.add(project)
         self._log_notices(result)
-        return tool_result(result, key)
+        return tool_result(op, result, key)
 
     # -- tools ------------------------------------------------------------------------------
 
@@ -170,10 +169,11 @@ class WorkspaceTools:
         ctx: Ctx,
         query: Annotated[str, Field(description="What to look for, in words or code identifiers.")],
         collection: CollectionArg = None,
-        mode: Annotated[str, Field(description=(
+        mode: Annotated[Literal["hybrid", "dense", "sparse"], Field(description=(
             "`hybrid` (meaning + keywords, fused; default), `dense` (meaning only) or "
             "`sparse` (BM25 keywords only)."))] = "hybrid",
-        limit: Annotated[int, Field(description="Number of results, 1 to 100 (default 10).")] = 10,
+        limit: Annotated[int, Field(ge=1, le=100, description=(
+            "Number of results, 1 to 100 (default 10)."))] = 10,
         path_glob: Annotated[str | None, Field(description=(
             "Only files whose project-relative path matches this glob, e.g. `src/**/*.py` "
             "(`*` also crosses folders)."))] = None,
@@ -184,9 +184,10 @@ class WorkspaceTools:
 
         Parameters: `query` (required), `collection` (any old or new name of a
         project's data), `mode` (hybrid, dense or sparse), `limit` (1-100),
-        `path_glob` and `language` (filters). Each result has `path`,
-        `start_line`, `end_line`, `score`, a `snippet`, the chunk's `payload`
-        (with its full `content`) and the point `id`.
+        `path_glob` and `language` (filters). The answer is text: a first line
+        with the number of results, any notices (e.g. the index is still being
+        built), then per result a line `@@ path:start-end symbol score` (or
+        `@@ note <id> "title" score`) followed by the chunk's lines, verbatim.
         """
         return await self.run(ctx, "search", query=query, collection=collection, mode=mode,
                               limit=limit, path_glob=path_glob, language=language)
@@ -223,7 +224,9 @@ class WorkspaceTools:
         """Retrieve a stored note or document by id, or every indexed chunk of one file.
 
         Parameters: give `document_id` or `path` (one is required); `collection`
-        is any name of a project's data (default: the current project).
+        is any name of a project's data (default: the current project). The
+        answer is a header line (the note's id and title, or the file's path and
+        its chunks' line ranges) followed by the indexed text, once.
         """
         return await self.run(ctx, "retrieve", document_id=document_id, path=path,
                               collection=collection)
