@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up path (it talks
     from .core.collection_aliases import AliasManager
     from .core.projects import ProjectContext
     from .core.state import SQLiteStateManager
-    from .embed.dense import DenseEmbedder
+    from .embed.recipes import Embedder
     from .embed.sparse import SparseEmbedder
 
 Progress = Callable[[dict[str, Any]], None]
@@ -39,7 +39,7 @@ class Workspace:
 
         self.settings = settings or Settings.from_env()
         self.storage = QdrantWorkspaceClient(self.settings)
-        self._dense: DenseEmbedder | None = None
+        self._dense: Embedder | None = None
         self._sparse: SparseEmbedder | None = None
         self._models_lock = threading.Lock()
         self._announced: set[str] = set()
@@ -69,18 +69,13 @@ class Workspace:
         return self.storage.aliases
 
     @property
-    def dense(self) -> DenseEmbedder:
-        """The dense embedder (the model loads once per process, on first use)."""
+    def dense(self) -> Embedder:
+        """The dense embedder of the configured recipe (loads once per process, on first use)."""
         with self._models_lock:
             if self._dense is None:
-                from .embed.dense import get_dense_embedder
+                from .embed.recipes import get_embedder
 
-                self._dense = get_dense_embedder(
-                    self.settings.model_path,
-                    device=self.settings.device,
-                    backend=self.settings.embed_backend,
-                    cache_dir=self.settings.model_cache_dir,
-                )
+                self._dense = get_embedder(self.settings)
             return self._dense
 
     @property

