@@ -112,7 +112,8 @@ def distill_table(
     tokens = [tok.id_to_token(i) or "" for i in range(vocab_size)]
     kept = np.array([not _UNUSED.fullmatch(t) for t in tokens])
     table = np.zeros((vocab_size, dim), dtype=np.float64)
-    table[:, :pca_dims] = _pca(vectors, kept, pca_dims)
+    axes = min(pca_dims, vectors.shape[1])
+    table[:, :axes] = _pca(vectors, kept, axes)
     # Zipf rank over the kept vocabulary, in id order (BERT's vocabulary is roughly frequency
     # ordered past its single characters), then SIF weights.
     rank = np.cumsum(kept) - 1

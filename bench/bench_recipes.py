@@ -1,0 +1,208 @@
+"""Embedding recipes: throughput on real code chunks, and retrieval quality when measured.
+
+Throughput: chunks of a third-party package's source (default ``rich``, from this
+interpreter's site-packages), cut by wqm's own chunker and prefixed with their path
+as ingest does (``embedding_text``), so the token lengths are those wqm embeds
+(about 250 word pieces, most cut at 256). Each recipe is loaded (its one-time
+build timed separately), warmed, then timed in interleaved slices: every round
+runs one slice per recipe, so load from other processes falls on all recipes
+alike. Reported per recipe: chunks/s (wall clock, the 2 cores of the process),
+chunks per CPU-second (less sensitive to a busy machine) and both as a ratio of
+``precise``, today's default.
+
+Quality: when ``bench/results/quality-recipe-<id>.json`` files exist (written by
+``bench/bench_quality.py --env WQM_EMBED_RECIPE=<id> --output ...``), the table
+of hit@1 / hit@10 / MRR@10 per recipe for hybrid and dense search, with the paired
+difference in reciprocal rank against ``precise`` (bootstrap 95% CI over queries).
+
+    python bench/bench_recipes.py [--n 240] [--rounds 3] [--recipes precise,int8,...]
+    python bench/bench_recipes.py --quality-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workspace_qdrant_mcp.config import EMBED_RECIPES
+from workspace_qdrant_mcp.embed import cache
+from workspace_qdrant_mcp.embed.recipes import get_recipe, make_embedder
+from workspace_qdrant_mcp.ingest.chunker import chunk_text
+from workspace_qdrant_mcp.ingest.pipeline import embedding_text
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BASELINE = "precise"
+
+
+def code_chunks(package: str, n: int, seed: int = 0) -> list[str]:
+    """``n`` chunks of ``package``'s source, as ingest embeds them, in a fixed random order."""
+    module = importlib.import_module(package)
+    root = Path(module.__file__ or "").parent
+    chunks = [
+        embedding_text(str(path.relative_to(root.parent)), chunk.content)
+        for path in sorted(root.rglob("*.py"))
+        for chunk in chunk_text(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    random.Random(seed).shuffle(chunks)
+    return chunks[:n]
+
+
+def throughput(
+    recipes: list[str], texts: list[str], rounds: int, slice_size: int, cache_dir: Path
+) -> dict[str, dict[str, float]]:
+    """Build, load and time every recipe on ``texts``; figures per recipe."""
+    embedders: dict[str, Any] = {}
+    figures: dict[str, dict[str, float]] = {}
+    for rid in recipes:
+        before = sum(cache.build_counts().values())
+        started = time.perf_counter()
+        emb = make_embedder(get_recipe(rid), cache_dir=cache_dir)
+        emb.embed(texts[:2])  # build (first run only), load, warm up
+        built = sum(cache.build_counts().values()) > before
+        figures[rid] = {"build_and_load_s": time.perf_counter() - started, "built": float(built)}
+        embedders[rid] = emb
+    tokenizer = embedders[BASELINE]._tokenizer if BASELINE in embedders else None
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(texts)] if tokenizer else []
+    totals = {rid: [0.0, 0.0, 0] for rid in recipes}
+    for _ in range(rounds):
+        for start in range(0, len(texts), slice_size):
+            part = texts[start : start + slice_size]
+            for rid in recipes:
+                wall, cpu = time.perf_counter(), time.process_time()
+                embedders[rid].embed(part)
+                t = totals[rid]
+                t[0] += time.perf_counter() - wall
+                t[1] += time.process_time() - cpu
+                t[2] += len(part)
+    for rid, (wall, cpu, n) in totals.items():
+        figures[rid].update({"chunks_per_s": n / wall, "chunks_per_cpu_s": n / cpu})
+    base = figures.get(BASELINE)
+    for f in figures.values():
+        f["wall_ratio"] = f["chunks_per_s"] / base["chunks_per_s"] if base else float("nan")
+        f["cpu_ratio"] = f["chunks_per_cpu_s"] / base["chunks_per_cpu_s"] if base else float("nan")
+    figures["_chunks"] = {
+        "n": float(len(texts)),
+        "mean_tokens": float(np.mean(lengths)) if lengths else 0.0,
+        "share_over_256": float(np.mean(np.array(lengths) >= 256)) if lengths else 0.0,
+    }
+    return figures
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def _ranks(result: dict[str, Any], mode: str) -> dict[str, int | None]:
+    return {str(q["id"]): q["wqm"][mode]["rank"] for q in result["queries"]}
+
+
+def _rr(rank: int | None) -> float:
+    return 0.0 if rank is None else 1.0 / rank
+
+
+def paired(
+    a: dict[str, int | None], b: dict[str, int | None], seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean reciprocal-rank difference b - a over common queries, with a bootstrap 95% CI."""
+    common = sorted(set(a) & set(b))
+    diff = np.array([_rr(b[q]) - _rr(a[q]) for q in common])
+    rng = np.random.default_rng(seed)
+    boots = rng.choice(diff, size=(2000, len(diff)), replace=True).mean(axis=1)
+    return float(diff.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+def quality_table(results_dir: Path, recipes: list[str]) -> list[str]:
+    """Markdown rows per recipe, set and mode: hit@1, hit@10, MRR@10 and the paired diff."""
+    runs = {}
+    for rid in recipes:
+        path = results_dir / f"quality-recipe-{rid}.json"
+        if path.is_file():
+            runs[rid] = json.loads(path.read_text())
+    if BASELINE not in runs:
+        return []
+    rows = [
+        "| recipe | set | mode | queries | hit@1 | hit@10 | MRR@10 | MRR - precise [95% CI] |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for rid, run in runs.items():
+        for scope in ("dev", "check"):
+            for mode in ("hybrid", "dense"):
+                s = run["summary"].get(scope, {}).get("wqm", {}).get(mode)
+                if not s:
+                    continue
+                subset = {str(q["id"]) for q in run["queries"] if q["set"] == scope}
+                a = {k: v for k, v in _ranks(runs[BASELINE], mode).items() if k in subset}
+                b = {k: v for k, v in _ranks(run, mode).items() if k in subset}
+                d, lo, hi = paired(a, b)
+                diff = "-" if rid == BASELINE else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                rows.append(
+                    f"| {rid} | {scope} | {mode} | {s['n']} | {s['hit@1']:.3f} | "
+                    f"{s['hit@10']:.3f} | {s['mrr@10']:.3f} | {diff} |"
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the throughput benchmark, print it and the quality table; return the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", default=",".join(EMBED_RECIPES))
+    parser.add_argument("--package", default="rich", help="source of the code chunks")
+    parser.add_argument("--n", type=int, default=240, help="chunks per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slice", type=int, default=40, help="chunks per timed slice")
+    parser.add_argument("--cache", type=Path, help="model cache (default: a fresh temp dir)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="quality-recipe-*.json")
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    figures: dict[str, Any] = {"loadavg_start": os.getloadavg()[0], "cpus": os.cpu_count()}
+    if not args.quality_only:
+        texts = code_chunks(args.package, args.n)
+        with tempfile.TemporaryDirectory(prefix="bench-recipes-") as tmp:
+            cache_dir = args.cache or Path(tmp)
+            figures["throughput"] = throughput(recipes, texts, args.rounds, args.slice, cache_dir)
+        figures["loadavg_end"] = os.getloadavg()[0]
+    figures["quality"] = quality_table(args.results, recipes)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return figures
+    if "throughput" in figures:
+        t = figures["throughput"]
+        c = t["_chunks"]
+        print(
+            f"{int(c['n'])} chunks of {args.package} x {args.rounds} rounds, "
+            f"{c['mean_tokens']:.0f} word pieces on average ({c['share_over_256']:.0%} at 256+); "
+            f"{figures['cpus']} CPUs, load average {figures['loadavg_start']:.1f} -> "
+            f"{figures['loadavg_end']:.1f}\n"
+        )
+        print(
+            "| recipe | chunks/s | x precise | chunks/CPU-s | x precise | build+load s |\n"
+            "|---|---:|---:|---:|---:|---:|"
+        )
+        for rid in recipes:
+            f = t[rid]
+            print(
+                f"| {rid} | {f['chunks_per_s']:.1f} | {f['wall_ratio']:.2f} | "
+                f"{f['chunks_per_cpu_s']:.1f} | {f['cpu_ratio']:.2f} | "
+                f"{f['build_and_load_s']:.1f}{'' if f['built'] else ' (cached)'} |"
+            )
+    if figures["quality"]:
+        print("\nRetrieval quality (bench/bench_quality.py per recipe):\n")
+        print("\n".join(figures["quality"]))
+    elif args.quality_only:
+        print(f"No quality results in {args.results}.", file=sys.stderr)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
