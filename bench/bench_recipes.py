@@ -20,6 +20,7 @@ difference in reciprocal rank against ``precise`` (bootstrap 95% CI over queries
     python bench/bench_recipes.py [--n 240] [--rounds 3] [--recipes precise,precise@1,int8,...]
 
 ``recipe@N`` times a transformer recipe with N texts per model call.
+    python bench/bench_recipes.py --ingest PATH_TO_A_GIT_REPO  # also a full ingest per recipe
     python bench/bench_recipes.py --quality-only
 """
 
@@ -112,6 +113,57 @@ def throughput(
     return figures
 
 
+def ingest_times(
+    recipes: list[str], repo: Path, rounds: int, cache_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Full hybrid ingest of ``repo`` from scratch per recipe (models warm), interleaved rounds.
+
+    A fresh data directory each time; the service is off so the ingest runs in this
+    process. ``today`` is precise with the batching it had before recipes existed.
+    """
+    from workspace_qdrant_mcp.api import Workspace
+    from workspace_qdrant_mcp.config import Settings
+    from workspace_qdrant_mcp.ingest.pipeline import ingest
+
+    budget = dense._MAX_BATCH_TOKENS
+    times: dict[str, list[float]] = {rid: [] for rid in recipes}
+    chunks: dict[str, int] = {}
+    for _ in range(rounds):
+        for rid in recipes:
+            name = BASELINE if rid == TODAY else rid
+            with tempfile.TemporaryDirectory(prefix="bench-recipes-ingest-") as tmp:
+                settings = Settings(
+                    data_dir=Path(tmp), cache_dir=cache_dir, service="off", embed_recipe=name
+                )
+                ws = Workspace(settings).open()
+                try:
+                    emb: Any = ws.dense
+                    saved = emb.batch_size if hasattr(emb, "batch_size") else None
+                    if rid == TODAY:
+                        emb.batch_size, dense._MAX_BATCH_TOKENS = _TODAY_BATCH, _TODAY_TOKENS
+                    emb.embed(["warm up"])
+                    ws.sparse.embed_documents(["warm up"])
+                    started = time.perf_counter()
+                    result = ingest(ws, project_path=str(repo))
+                    times[rid].append(time.perf_counter() - started)
+                    chunks[rid] = int(result["chunks_written"])
+                finally:
+                    dense._MAX_BATCH_TOKENS = budget
+                    if saved is not None:
+                        emb.batch_size = saved
+                    ws.close()
+    base = float(np.median(times[TODAY])) if TODAY in times else float("nan")
+    return {
+        rid: {
+            "median_s": float(np.median(t)),
+            "runs_s": t,
+            "chunks": float(chunks[rid]),
+            "speedup": base / float(np.median(t)),
+        }
+        for rid, t in times.items()
+    }
+
+
 # --------------------------------------------------------------------------- quality
 
 
@@ -165,6 +217,70 @@ def quality_table(results_dir: Path, recipes: list[str]) -> list[str]:
     return rows
 
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+DOC_START, DOC_END = "<!-- embedding-recipes:start -->", "<!-- embedding-recipes:end -->"
+
+
+def render(figures: dict[str, Any], args: argparse.Namespace) -> str:
+    """The report of one run, in markdown."""
+    out: list[str] = []
+    if "throughput" in figures:
+        t = figures["throughput"]
+        c = t["_chunks"]
+        out.append(
+            f"{int(c['n'])} chunks of {args.package} x {args.rounds} rounds, "
+            f"{c['mean_tokens']:.0f} word pieces on average ({c['share_over_256']:.0%} at 256+); "
+            f"{figures['cpus']} CPUs, load average {figures['loadavg_start']:.1f} -> "
+            f"{figures['loadavg_end']:.1f}\n"
+        )
+        out.append(
+            "| recipe | chunks/s | x today | chunks/CPU-s | x today | build+load s |\n"
+            "|---|---:|---:|---:|---:|---:|"
+        )
+        for rid in (k for k in t if not k.startswith("_")):
+            f = t[rid]
+            out.append(
+                f"| {rid} | {f['chunks_per_s']:.1f} | {f['wall_ratio']:.2f} | "
+                f"{f['chunks_per_cpu_s']:.1f} | {f['cpu_ratio']:.2f} | "
+                f"{f['build_and_load_s']:.1f}{'' if f['built'] else ' (cached)'} |"
+            )
+    if "ingest" in figures:
+        lines = sum(
+            len(p.read_text(errors="replace").splitlines())
+            for p in args.ingest.rglob("*")
+            if p.is_file() and ".git" not in p.parts
+        )
+        out.append(
+            f"\nFull hybrid ingest of {args.ingest} ({lines:,} lines), models warm, "
+            f"{args.ingest_rounds} interleaved rounds:\n\n"
+            "| recipe | chunks | median s | runs s | x today |\n|---|---:|---:|---|---:|"
+        )
+        for rid, f in figures["ingest"].items():
+            runs = ", ".join(f"{x:.1f}" for x in f["runs_s"])
+            out.append(
+                f"| {rid} | {int(f['chunks'])} | {f['median_s']:.1f} | {runs} | "
+                f"{f['speedup']:.2f} |"
+            )
+    if figures["quality"]:
+        out.append("\nRetrieval quality (bench/bench_quality.py per recipe):\n")
+        out.append("\n".join(figures["quality"]))
+    elif args.quality_only:
+        out.append(f"No quality results in {args.results}.")
+    return "\n".join(out)
+
+
+def write_docs(text: str, command: str, doc: Path = DOC) -> None:
+    """Replace (or append) the "Embedding recipes" section of BENCHMARKS.md; the rest stays."""
+    section = f"{DOC_START}\n## Embedding recipes\n\n```sh\n{command}\n```\n\n{text}\n\n{DOC_END}"
+    current = doc.read_text() if doc.exists() else ""
+    if DOC_START in current and DOC_END in current:
+        head, rest = current.split(DOC_START, 1)
+        current = head + section + rest.split(DOC_END, 1)[1]
+    else:
+        current = current.rstrip("\n") + "\n\n" + section + "\n"
+    doc.write_text(current)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the throughput benchmark, print it and the quality table; return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -176,7 +292,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cache", type=Path, help="model cache (default: a fresh temp dir)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="quality-recipe-*.json")
     parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--ingest", type=Path, help="also time a full ingest of this git repo")
+    parser.add_argument("--ingest-rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     figures: dict[str, Any] = {"loadavg_start": os.getloadavg()[0], "cpus": os.cpu_count()}
@@ -185,36 +304,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bench-recipes-") as tmp:
             cache_dir = args.cache or Path(tmp)
             figures["throughput"] = throughput(recipes, texts, args.rounds, args.slice, cache_dir)
+            if args.ingest:
+                figures["ingest"] = ingest_times(
+                    recipes, args.ingest, args.ingest_rounds, args.cache or Path(tmp) / "ingest"
+                )
         figures["loadavg_end"] = os.getloadavg()[0]
     figures["quality"] = quality_table(args.results, recipes)
     if args.json:
         print(json.dumps(figures, indent=2))
         return figures
-    if "throughput" in figures:
-        t = figures["throughput"]
-        c = t["_chunks"]
-        print(
-            f"{int(c['n'])} chunks of {args.package} x {args.rounds} rounds, "
-            f"{c['mean_tokens']:.0f} word pieces on average ({c['share_over_256']:.0%} at 256+); "
-            f"{figures['cpus']} CPUs, load average {figures['loadavg_start']:.1f} -> "
-            f"{figures['loadavg_end']:.1f}\n"
-        )
-        print(
-            "| recipe | chunks/s | x today | chunks/CPU-s | x today | build+load s |\n"
-            "|---|---:|---:|---:|---:|---:|"
-        )
-        for rid in recipes:
-            f = t[rid]
-            print(
-                f"| {rid} | {f['chunks_per_s']:.1f} | {f['wall_ratio']:.2f} | "
-                f"{f['chunks_per_cpu_s']:.1f} | {f['cpu_ratio']:.2f} | "
-                f"{f['build_and_load_s']:.1f}{'' if f['built'] else ' (cached)'} |"
-            )
-    if figures["quality"]:
-        print("\nRetrieval quality (bench/bench_quality.py per recipe):\n")
-        print("\n".join(figures["quality"]))
-    elif args.quality_only:
-        print(f"No quality results in {args.results}.", file=sys.stderr)
+    text = render(figures, args)
+    print(text)
+    if args.write_docs:
+        write_docs(text, " ".join(["python bench/bench_recipes.py", *(argv or sys.argv[1:])]))
     return figures
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..core.errors import InvalidArgument, ModelError
-from .recipes import DEFAULT_RECIPE, RECIPES, Recipe
+from .recipes import RECIPES, Recipe
 from .texts import check_texts
 from .weights import ModelSource, check_source, locate_weights
 
@@ -221,7 +221,7 @@ class DenseEmbedder:
         cache_dir: Path | None = None,
         batch_size: int | None = None,
         precision: str = "auto",
-        recipe: Recipe | str = DEFAULT_RECIPE,
+        recipe: Recipe | str = "precise",
     ) -> None:
         """Check arguments and, when given, the model folder.
 
@@ -237,7 +237,9 @@ class DenseEmbedder:
             slower on code chunks, which fill a call on their own).
         :param precision: torch backend only: ``auto`` (bfloat16 where the CPU has
             native bfloat16, else float32), ``float32`` or ``bfloat16``.
-        :param recipe: a transformer recipe of :data:`.recipes.RECIPES` (or its id).
+        :param recipe: a transformer recipe of :data:`.recipes.RECIPES` (or its id);
+            default ``precise``, the model as published (the workspace's default recipe
+            is a setting, ``WQM_EMBED_RECIPE``).
         """
         if isinstance(recipe, str):
             if recipe not in RECIPES:
@@ -426,7 +428,7 @@ def get_dense_embedder(
     cache_dir: Path | None = None,
     *,
     precision: str = "auto",
-    recipe: str = DEFAULT_RECIPE,
+    recipe: str = "precise",
 ) -> DenseEmbedder:
     """The process-wide embedder for these arguments, so each model loads once per process."""
     path = Path(model_path).expanduser() if model_path is not None else None
