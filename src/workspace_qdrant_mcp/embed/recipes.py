@@ -139,6 +139,8 @@ class Embedder(Protocol):
 
     dim: int
     model_name: str
+    #: What made the vectors; a collection records ``recipe.signature``.
+    recipe: Recipe
 
     def load(self) -> None: ...
 
