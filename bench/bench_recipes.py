@@ -34,6 +34,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,27 @@ from workspace_qdrant_mcp.ingest.chunker import chunk_text
 from workspace_qdrant_mcp.ingest.pipeline import embedding_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
 BASELINE = "precise"
 #: The reference of the throughput ratios: precise, batched as before recipes existed.
 TODAY = "today"
 _TODAY_BATCH, _TODAY_TOKENS = 32, 4096
+
+
+def as_today(emb: Any, cache_dir: Path | None) -> Callable[[], None]:
+    """Run ``emb`` (precise) as the default ran before recipes: batches of 32 texts or 4096
+    tokens, one ONNX session using every core. Returns the function that undoes it."""
+    from workspace_qdrant_mcp.embed.recipes import derived_path
+
+    emb.load()
+    saved = (emb.batch_size, emb._engine, dense._MAX_BATCH_TOKENS)
+    graph = derived_path(get_recipe(BASELINE), emb._source, cache_dir)
+    emb.batch_size, emb._engine = _TODAY_BATCH, dense._OnnxBackend(graph, 1)
+
+    def undo() -> None:
+        emb.batch_size, emb._engine, dense._MAX_BATCH_TOKENS = saved
+
+    return undo
 
 
 def code_chunks(package: str, n: int, seed: int = 0) -> list[str]:
@@ -76,8 +94,10 @@ def throughput(
         started = time.perf_counter()
         name, _, batch = rid.partition("@")  # "precise@1": the recipe with another batch size
         emb = make_embedder(get_recipe(BASELINE if name == TODAY else name), cache_dir=cache_dir)
-        if batch or name == TODAY:
-            emb.batch_size = int(batch or _TODAY_BATCH)
+        if name == TODAY:
+            as_today(emb, cache_dir)
+        if batch:
+            emb.batch_size = int(batch)
         emb.embed(texts[:2])  # build (first run only), load, warm up
         built = sum(cache.build_counts().values()) > before
         figures[rid] = {"build_and_load_s": time.perf_counter() - started, "built": float(built)}
@@ -136,11 +156,12 @@ def ingest_times(
                     data_dir=Path(tmp), cache_dir=cache_dir, service="off", embed_recipe=name
                 )
                 ws = Workspace(settings).open()
+                undo = None
                 try:
                     emb: Any = ws.dense
-                    saved = emb.batch_size if hasattr(emb, "batch_size") else None
                     if rid == TODAY:
-                        emb.batch_size, dense._MAX_BATCH_TOKENS = _TODAY_BATCH, _TODAY_TOKENS
+                        undo = as_today(emb, settings.model_cache_dir)
+                        dense._MAX_BATCH_TOKENS = _TODAY_TOKENS
                     emb.embed(["warm up"])
                     ws.sparse.embed_documents(["warm up"])
                     started = time.perf_counter()
@@ -149,8 +170,8 @@ def ingest_times(
                     chunks[rid] = int(result["chunks_written"])
                 finally:
                     dense._MAX_BATCH_TOKENS = budget
-                    if saved is not None:
-                        emb.batch_size = saved
+                    if undo is not None:
+                        undo()
                     ws.close()
     base = float(np.median(times[TODAY])) if TODAY in times else float("nan")
     return {
