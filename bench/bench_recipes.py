@@ -54,18 +54,14 @@ TODAY = "today"
 _TODAY_BATCH, _TODAY_TOKENS = 32, 4096
 
 
-def as_today(emb: Any, cache_dir: Path | None) -> Callable[[], None]:
+def as_today(emb: Any) -> Callable[[], None]:
     """Run ``emb`` (precise) as the default ran before recipes: batches of 32 texts or 4096
-    tokens, one ONNX session using every core. Returns the function that undoes it."""
-    from workspace_qdrant_mcp.embed.recipes import derived_path
-
-    emb.load()
-    saved = (emb.batch_size, emb._engine, dense._MAX_BATCH_TOKENS)
-    graph = derived_path(get_recipe(BASELINE), emb._source, cache_dir)
-    emb.batch_size, emb._engine = _TODAY_BATCH, dense._OnnxBackend(graph, 1)
+    padded tokens (the caller sets the token budget per call). Returns the undo function."""
+    saved = (emb.batch_size, dense._MAX_BATCH_TOKENS)
+    emb.batch_size = _TODAY_BATCH
 
     def undo() -> None:
-        emb.batch_size, emb._engine, dense._MAX_BATCH_TOKENS = saved
+        emb.batch_size, dense._MAX_BATCH_TOKENS = saved
 
     return undo
 
@@ -95,7 +91,7 @@ def throughput(
         name, _, batch = rid.partition("@")  # "precise@1": the recipe with another batch size
         emb = make_embedder(get_recipe(BASELINE if name == TODAY else name), cache_dir=cache_dir)
         if name == TODAY:
-            as_today(emb, cache_dir)
+            as_today(emb)
         if batch:
             emb.batch_size = int(batch)
         emb.embed(texts[:2])  # build (first run only), load, warm up
@@ -160,7 +156,7 @@ def ingest_times(
                 try:
                     emb: Any = ws.dense
                     if rid == TODAY:
-                        undo = as_today(emb, settings.model_cache_dir)
+                        undo = as_today(emb)
                         dense._MAX_BATCH_TOKENS = _TODAY_TOKENS
                     emb.embed(["warm up"])
                     ws.sparse.embed_documents(["warm up"])

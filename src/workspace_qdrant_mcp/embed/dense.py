@@ -26,14 +26,11 @@ length before batching, so a batch pads only to the longest of similar texts.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
-import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -78,10 +75,6 @@ _WINDOW = 2048
 #: 4096, 256 did 1.4x the code chunks per CPU-second (~230 word pieces each) and 1.2x the
 #: ~50-word prose chunks (bench/bench_recipes.py, recipe@N rows), with the same vectors.
 _MAX_BATCH_TOKENS = 256
-
-#: ONNX sessions run side by side at most (each holds a copy of the graph: 23 MB int8,
-#: 90 MB float32), one per CPU up to this many.
-MAX_WORKERS = 4
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -147,53 +140,36 @@ class _TorchBackend:
 
 
 class _OnnxBackend:
-    """ONNX Runtime on the CPU, running a graph file derived from the weights.
-
-    One session per worker, each with its own threads: batches run side by side
-    instead of every operator being split across cores. With one text per call
-    (int8) an operator is too small to split well: on 2 cores, 2 single-threaded
-    sessions embedded 1.7x the code chunks per second of one 2-threaded session
-    (1.1x for float32), and a busy core stalls one worker, not every operator.
-    """
+    """ONNX Runtime on the CPU, running a graph file derived from the weights."""
 
     name = "onnx"
 
-    def __init__(self, graph: Path, workers: int) -> None:
+    def __init__(self, graph: Path) -> None:
         import onnxruntime as ort
 
-        cpus = _cpu_threads()
-        self.workers = max(1, min(workers, cpus))
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = max(1, cpus // self.workers)
-        opts.inter_op_num_threads = 1  # one chain of ops per call
+        opts.intra_op_num_threads = _cpu_threads()
+        opts.inter_op_num_threads = 1  # one chain of ops: parallelism is inside each MatMul
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
         # No spin-waiting between ops: measured free when the CPUs are idle, and when another
         # process holds a core it keeps throughput near the one-core rate instead of stalling.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         try:
-            for _ in range(self.workers):
-                self._pool.put(
-                    ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-                )
+            self.session = ort.InferenceSession(
+                str(graph), opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:
             raise ModelError(
                 f"ONNX Runtime cannot load the model file {graph} ({exc}); "
                 "run `wqm models rebuild`."
             ) from exc
-        first = self._pool.get()
-        self._inputs = [i.name for i in first.get_inputs()]
-        self._pool.put(first)
+        self._inputs = [i.name for i in self.session.get_inputs()]
 
     def run(self, ids: IntArray, mask: IntArray) -> FloatArray:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        session = self._pool.get()  # blocks while every session is busy
-        try:
-            out = session.run([_OUTPUT], {name: feed[name] for name in self._inputs})[0]
-        finally:
-            self._pool.put(session)
+        out = self.session.run([_OUTPUT], {name: feed[name] for name in self._inputs})[0]
         return np.asarray(out, dtype=np.float32)
 
 
@@ -226,20 +202,6 @@ def _batches(lengths: IntArray, batch_size: int, max_tokens: int) -> Iterator[In
         if pos == len(order) or size == batch_size or (size + 1) * lengths[order[pos]] > max_tokens:
             yield order[first:pos]
             first = pos
-
-
-def _run_batch(
-    engine: _Backend, encodings: Sequence[Any], lengths: IntArray, rows: IntArray
-) -> FloatArray:
-    """Pad the texts ``rows`` (sorted by length) into one call of the model."""
-    width = int(lengths[rows[-1]])  # the last is the longest
-    ids = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for r, i in enumerate(rows):
-        n = int(lengths[i])
-        ids[r, :n] = encodings[i].ids
-        mask[r, :n] = 1
-    return engine.run(ids, mask)
 
 
 class DenseEmbedder:
@@ -334,7 +296,6 @@ class DenseEmbedder:
         self._lock = threading.Lock()
         self._engine: _Backend | None = None
         self._tokenizer: Tokenizer | None = None
-        self._pool: ThreadPoolExecutor | None = None
         #: Seconds this process spent building derived files (None: all came from the cache).
         self.export_seconds: float | None = None
 
@@ -410,7 +371,7 @@ class DenseEmbedder:
             if sum(cache.build_counts().values()) > before:
                 self.export_seconds = time.perf_counter() - started
             try:
-                return _OnnxBackend(graph, MAX_WORKERS)
+                return _OnnxBackend(graph)
             except ModelError:
                 if self.backend == "onnx" or self.recipe.kind != "float32":
                     raise
@@ -438,23 +399,16 @@ class DenseEmbedder:
             lengths = np.fromiter(
                 (len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings)
             )
-            batches = list(_batches(lengths, self.batch_size, _MAX_BATCH_TOKENS))
-            run = functools.partial(_run_batch, engine, encodings, lengths)
-            workers = getattr(engine, "workers", 1)
-            if workers > 1 and len(batches) > 1:
-                results: Iterator[FloatArray] = self._executor(workers).map(run, batches)
-            else:
-                results = map(run, batches)
-            for rows, vectors in zip(batches, results, strict=True):
-                out[start + rows] = vectors
+            for rows in _batches(lengths, self.batch_size, _MAX_BATCH_TOKENS):
+                width = int(lengths[rows[-1]])  # rows come sorted by length: the last is longest
+                ids = np.zeros((len(rows), width), dtype=np.int64)
+                mask = np.zeros((len(rows), width), dtype=np.int64)
+                for r, i in enumerate(rows):
+                    n = int(lengths[i])
+                    ids[r, :n] = encodings[i].ids
+                    mask[r, :n] = 1
+                out[start + rows] = engine.run(ids, mask)
         return out
-
-    def _executor(self, workers: int) -> ThreadPoolExecutor:
-        """Threads that feed the ONNX sessions (created on first parallel use)."""
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="wqm-embed")
-            return self._pool
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one search query (this model uses no query prefix) as a plain list."""
