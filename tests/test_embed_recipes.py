@@ -155,7 +155,7 @@ def _builds() -> int:
 def test_recipe_setting_is_parsed_and_checked() -> None:
     assert Settings.from_env({}).embed_recipe == DEFAULT_RECIPE
     assert Settings.from_env({"WQM_EMBED_RECIPE": " INT8-Short "}).embed_recipe == "int8-short"
-    with pytest.raises(ConfigError, match="precise, short, int8, int8-short, static"):
+    with pytest.raises(ConfigError, match="precise, short, int8, int8-192, int8-short, static"):
         Settings.from_env({"WQM_EMBED_RECIPE": "fastest"})
     assert tuple(RECIPES) == EMBED_RECIPES
     with pytest.raises(ConfigError, match="Unknown embedding recipe"):

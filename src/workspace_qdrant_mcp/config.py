@@ -27,8 +27,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "installed, else its verified copy fetched once into the cache)",
     "WQM_DEVICE": "device for the dense model (default: cpu)",
     "WQM_EMBED_BACKEND": "dense backend: auto, onnx or torch (default: auto)",
-    "WQM_EMBED_RECIPE": "dense embedding recipe: precise, short, int8, int8-short or static "
-    "(default: int8)",
+    "WQM_EMBED_RECIPE": "dense embedding recipe: precise, short, int8, int8-192, int8-short or "
+    "static (default: int8-192)",
     "WQM_MAX_FILE_BYTES": "files larger than this are not ingested (default: 1048576)",
     "WQM_AUTO_MIGRATE": "add a project's new name automatically when its identity changes (default: 1)",
     "WQM_PROJECT_PATH": "project of the MCP server when the client offers no roots",
@@ -61,9 +61,9 @@ def _parse_int(name: str, value: str, minimum: int) -> int:
 
 
 #: Dense embedding recipes (defined in embed/recipes.py) and the default, chosen by retrieval
-#: quality on held-out code and throughput (embed/recipes.py says why int8).
-EMBED_RECIPES = ("precise", "short", "int8", "int8-short", "static")
-DEFAULT_EMBED_RECIPE = "int8"
+#: quality on held-out code and throughput (embed/recipes.py says why int8-192).
+EMBED_RECIPES = ("precise", "short", "int8", "int8-192", "int8-short", "static")
+DEFAULT_EMBED_RECIPE = "int8-192"
 
 
 def _parse_recipe(value: str) -> str:

@@ -8,23 +8,29 @@ physical collection records :attr:`Recipe.signature` (DESIGN.md §2).
 The recipe is a setting (``WQM_EMBED_RECIPE``); its default is chosen by
 retrieval quality on held-out code (``bench/bench_quality.py``: 711 queries on
 attrs, httpx, jinja2 and click) and by throughput (``bench/bench_recipes.py``),
-never by cosine to a reference. Measured on a shared 2-core machine:
+never by cosine to a reference. Measured on a shared 2-core machine (figures in
+docs/BENCHMARKS.md, "Embedding recipes"):
 
-============  ===========================  ==============================
-recipe        full hybrid ingest, x today  hybrid MRR@10 - precise (dev,
-              (click, 25k lines)           check; paired, 95% CI)
-============  ===========================  ==============================
-precise       1.43                         -
-int8          2.59                         -0.006 [-0.017, +0.006], +0.005 [-0.013, +0.025]
-short         2.81                         -0.019 [-0.047, +0.007], -0.028 [-0.071, +0.015]
-int8-short    4.98                         -0.013 [-0.040, +0.014], -0.031 [-0.074, +0.012]
-static        49                           -0.138 [-0.167, -0.109], -0.196 [-0.239, -0.151]
-============  ===========================  ==============================
+============  ===================  ==============================================
+recipe        embedding, x today   hybrid MRR@10 - precise, dev and check sets
+              (code chunks)        (paired over queries, 95% CI)
+============  ===================  ==============================================
+precise       1.4                  -
+int8          2.6                  -0.006 [-0.017, +0.006], +0.005 [-0.013, +0.025]
+int8-192      3.6-4.1              -0.002 [-0.021, +0.018], -0.007 [-0.031, +0.015]
+short         2.7                  -0.019 [-0.047, +0.007], -0.028 [-0.071, +0.015]
+int8-short    4.6-5.3              -0.013 [-0.040, +0.014], -0.031 [-0.074, +0.012]
+static        30-50                -0.138 [-0.167, -0.109], -0.196 [-0.239, -0.151]
+============  ===================  ==============================================
 
-So the default is ``int8``: the only recipe faster than ``precise`` whose
-quality is indistinguishable from it (dense too); the 128-token recipes lose
-most on dense search (-0.09 MRR on the check set), ``static`` falls below BM25
-alone. ``precise`` stays for users who want the published model exactly.
+"today" is ``precise`` batched as the default was before recipes (its full hybrid
+ingest of a 25,000-line project: int8 2.6x faster). The default is ``int8-192``:
+the fastest recipe whose hybrid quality is indistinguishable from ``precise``
+(point estimates -0.002 and -0.007); its dense-only MRR on the check set is the
+one figure that leans lower (-0.028 [-0.059, +0.002]). ``int8`` is the choice
+when dense-only search matters as much (every difference within +-0.007);
+``precise`` is the published model exactly. The 128-token recipes lose up to
+-0.09 on dense search, and ``static`` falls below BM25 alone in hybrid search.
 
 Everything a recipe runs on is derived on this machine from the weights file,
 without torch: the ONNX graph (:mod:`.onnx_graph`), its int8 quantization
@@ -114,6 +120,8 @@ RECIPES: dict[str, Recipe] = {
                "all-MiniLM-L6-v2, float32, the first 128 tokens of a chunk"),
         Recipe("int8", MINILM, 384, 256, "int8",
                "all-MiniLM-L6-v2 with int8 weights (ONNX Runtime dynamic quantization)"),
+        Recipe("int8-192", MINILM, 384, 192, "int8",
+               "int8 all-MiniLM-L6-v2, the first 192 tokens of a chunk"),
         Recipe("int8-short", MINILM, 384, 128, "int8",
                "int8 all-MiniLM-L6-v2, the first 128 tokens of a chunk"),
         Recipe("static", f"{MINILM}@static-pca{STATIC_PCA_DIMS}", 384, 512, "static",
