@@ -6,7 +6,8 @@ deterministic pseudo-prose after one warm-up batch, then compare its vectors wit
 sentence-transformers'. The one-time ONNX export and the cold start (a fresh
 process: imports, model load, one query) are timed in subprocesses, since
 in-process they would hide the import of torch. ``--int8`` also measures dynamic
-int8 quantization of the export, the evidence behind not shipping it.
+int8 quantization of the graph by cosine only; whether a recipe is good enough is
+decided by retrieval quality (``bench/bench_recipes.py``).
 
 The load average is printed before and after: on a shared machine other work
 skews every figure, so read them with it.
@@ -152,7 +153,7 @@ def _int8_session(emb: DenseEmbedder, workdir: Path) -> Any:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     assert emb.cache_dir is not None
-    source = next(emb.cache_dir.glob("dense-*.onnx"))
+    source = next(emb.cache_dir.glob("graph-fp32-*.onnx"))
     target = workdir / "int8.onnx"
     quantize_dynamic(
         str(source),

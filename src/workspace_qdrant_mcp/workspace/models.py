@@ -15,16 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..config import Settings
-from ..core.recipe import IndexRecipe
-from ..embed.dense import DENSE_DIM, MODEL_NAME, DenseEmbedder, get_dense_embedder
+from ..core.recipe import PAYLOAD_VERSION, IndexRecipe
+from ..embed.recipes import RECIPES, Embedder, get_recipe, make_embedder
 from ..embed.sparse import SPARSE_VERSION, SparseEmbedder
 from ..ingest.chunker import chunk_text
 from ..ingest.syntax import CHUNKER_VERSION, chunk_file
 
-#: Versions of what this code produces (bump with the code that changes its output).
+#: The line chunker's version (the syntax chunker falls back to it inside its own version).
 LINE_CHUNKER_VERSION = "lines-2"
-DENSE_RECIPE = "precise"
-DENSE_SIGNATURE = f"{DENSE_RECIPE}:{MODEL_NAME}:{DENSE_DIM}d:256t"
 
 
 @dataclass(frozen=True)
@@ -79,38 +77,47 @@ class Models:
         # A test setting adds a tag to the chunker version, as a release changing it would.
         tag = settings.recipe_tag
         self._chunker_version = f"{CHUNKER_VERSION}+{tag}" if tag else CHUNKER_VERSION
-        self._dense: DenseEmbedder | None = None
+        self._dense: dict[str, Embedder] = {}
         self._sparse: SparseEmbedder | None = None
 
     def current(self) -> IndexRecipe:
         """The recipe this code gives new collections (and rebuilds move old ones to)."""
+        dense = get_recipe(self.settings.embed_recipe)
         return IndexRecipe(
-            dense=DENSE_RECIPE,
-            dense_signature=DENSE_SIGNATURE,
-            dense_dim=DENSE_DIM,
+            dense=dense.id,
+            dense_signature=dense.signature,
+            dense_dim=dense.dim,
             sparse=SPARSE_VERSION,
             chunker=self._chunker_version,
         )
 
     def producible(self, recipe: IndexRecipe) -> bool:
-        """True when this code can make points of ``recipe`` (same chunker, models, schema)."""
-        return recipe.id == self.current().id
+        """True when this code makes points of ``recipe``: its chunker, tokenizer, schema and
+        an embedding recipe of the same signature (any of the recipes wqm ships)."""
+        dense = RECIPES.get(recipe.dense)
+        return (recipe.chunker == self._chunker_version and recipe.sparse == SPARSE_VERSION
+                and recipe.payload == PAYLOAD_VERSION and dense is not None
+                and dense.signature == recipe.dense_signature)
 
     def chunker(self, recipe: IndexRecipe) -> Chunker:
         """The chunker of ``recipe`` (a recipe of the line chunker is rebuilt, not extended)."""
         return syntax_chunks if recipe.chunker == self._chunker_version else line_chunks
 
-    def dense(self, recipe: IndexRecipe | None = None) -> DenseEmbedder:
-        """The dense embedder (the model loads once per process, on first use)."""
+    def dense(self, recipe: IndexRecipe | None = None) -> Embedder:
+        """The dense embedder of ``recipe`` (default: the current one), loaded once."""
+        name = recipe.dense if recipe is not None else self.settings.embed_recipe
         with self._lock:
-            if self._dense is None:
-                self._dense = get_dense_embedder(
+            embedder = self._dense.get(name)
+            if embedder is None:
+                embedder = make_embedder(
+                    get_recipe(name),
                     self.settings.model_path,
+                    cache_dir=self.settings.model_cache_dir,
                     device=self.settings.device,
                     backend=self.settings.embed_backend,
-                    cache_dir=self.settings.model_cache_dir,
                 )
-            return self._dense
+                self._dense[name] = embedder
+            return embedder
 
     def sparse(self, recipe: IndexRecipe | None = None) -> SparseEmbedder:
         """The BM25 sparse embedder."""
@@ -119,9 +126,18 @@ class Models:
                 self._sparse = SparseEmbedder()
             return self._sparse
 
+    def for_collection(self, recipe: IndexRecipe | None) -> IndexRecipe:
+        """The recipe to embed with for a collection: its own when its model ships, else current.
+
+        Queries and notes must meet a collection's points in its own vector space.
+        """
+        if recipe is not None and recipe.dense in RECIPES:
+            return recipe
+        return self.current()
+
     def embed_dense(self, recipe: IndexRecipe, texts: Sequence[str]) -> list[list[float]]:
         """Dense vectors of ``texts`` under ``recipe``."""
-        return [vector.tolist() for vector in self.dense(recipe).embed(list(texts))]
+        return [[float(x) for x in vector] for vector in self.dense(recipe).embed(list(texts))]
 
 
 __all__ = ["Chunker", "Models", "TextChunk", "embedding_text", "line_chunks"]

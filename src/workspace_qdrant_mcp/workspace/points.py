@@ -14,6 +14,7 @@ from typing import Any
 from qdrant_client import models as qm
 
 from ..core import schema
+from ..core.recipe import IndexRecipe
 from .workspace import Workspace
 
 _ID_NAMESPACE = uuid.UUID("6f1d1f4e-4c1b-5b8e-9a51-7a6b0f0e3c21")
@@ -36,21 +37,23 @@ def file_filter() -> qm.Filter:
 
 
 def make_points(
-    ws: Workspace, ids: Sequence[str], texts: Sequence[str], payloads: Sequence[dict[str, Any]]
+    ws: Workspace, ids: Sequence[str], texts: Sequence[str], payloads: Sequence[dict[str, Any]],
+    recipe: IndexRecipe | None = None,
 ) -> list[qm.PointStruct]:
-    """Embed ``texts`` with both models and pair them with ids and payloads."""
-    dense = ws.dense.embed(list(texts))
-    sparse = ws.sparse.embed_documents(list(texts))
+    """Embed ``texts`` with both models of ``recipe`` and pair them with ids and payloads."""
+    chosen = ws.models.for_collection(recipe)
+    dense = ws.models.embed_dense(chosen, list(texts))
+    sparse = ws.models.sparse(chosen).embed_documents(list(texts))
     return [
         qm.PointStruct(
             id=pid,
             vector={
-                schema.DENSE_VECTOR: dense[i].tolist(),
+                schema.DENSE_VECTOR: dense[i],
                 schema.SPARSE_VECTOR: qm.SparseVector(
                     indices=list(sparse[i].indices), values=list(sparse[i].values)
                 ),
             },
-            payload=payloads[i],
+            payload={**payloads[i], "recipe": chosen.id},
         )
         for i, pid in enumerate(ids)
     ]

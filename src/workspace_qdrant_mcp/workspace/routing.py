@@ -14,6 +14,8 @@ from typing import TypeVar
 
 from ..core import store
 from ..core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
+from ..core.index_registry import IndexRegistry
+from ..core.recipe import IndexRecipe
 from .projects import ProjectContext, locate_project
 from .workspace import Workspace
 
@@ -87,6 +89,18 @@ class Route:
         self.ctx.names = fresh.names
         self.name = fresh.query_name
         return True
+
+
+def recipe_of(ws: Workspace, name: str) -> IndexRecipe:
+    """The recipe to embed a query or note with for the collection ``name`` reaches now.
+
+    Resolving the name here only picks the model: the query itself still goes to
+    Qdrant by name (an alias switch in between moves between collections of the
+    same project, whose models share a dimension).
+    """
+    physical = ws.aliases.resolve_sync(name)
+    record = IndexRegistry(ws.state).collection(physical)
+    return ws.models.for_collection(record.recipe if record is not None else None)
 
 
 def choose_collection(ws: Workspace, collection: str | None, project_path: str | None) -> Route:

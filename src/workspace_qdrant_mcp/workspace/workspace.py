@@ -23,7 +23,7 @@ from ..core.collection_aliases import AliasManager
 from ..core.errors import Cancelled, RegistryError
 from ..core.identity import detect_identity
 from ..core.state import SQLiteStateManager
-from ..embed.dense import DenseEmbedder
+from ..embed.recipes import Embedder
 from ..embed.sparse import SparseEmbedder
 from . import migration
 from .jobs import JobManager
@@ -118,7 +118,7 @@ class Workspace:
         return self.storage.aliases
 
     @property
-    def dense(self) -> DenseEmbedder:
+    def dense(self) -> Embedder:
         """The dense embedder of the current recipe (loaded once per process, on first use)."""
         return self.models.dense()
 
