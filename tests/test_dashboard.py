@@ -159,7 +159,7 @@ def screenshot_each_view(page: Page, folder: Path, prefix: str) -> None:
 
 
 def history_json() -> list[dict[str, Any]]:
-    done = run_wqm("project", "history", "--format", "json")
+    done = run_wqm("project", "history", "--all", "--format", "json")
     assert done.returncode == 0, done.stderr
     rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
@@ -306,7 +306,7 @@ def test_actions_run_the_cli_operations_as_dashboard_after_a_confirmation(
     assert ("delete", "_external_name", "remove-alias") in by_dashboard
     assert any(a == "create" and n == "_external_name" and r and r.startswith("undo of change")
                for a, n, r in by_dashboard)
-    aliases = json.loads(run_wqm("project", "list-aliases", "--format", "json").stdout)
+    aliases = json.loads(run_wqm("project", "list-aliases", "--all", "--format", "json").stdout)
     restored = next(a for a in aliases if a["alias_name"] == "_external_name")
     # The undo put the alias back as it was (who made it and why), not as the undo's own.
     assert restored["created_by"] == "external"

@@ -246,14 +246,20 @@ def test_admin_ops_validate_arguments_and_filter(ws: Workspace, make_repo: Facto
     add_points(ws, two["name"], 2)
     assert [a["alias_name"] for a in alias_ops.list_aliases(ws, collection=one["name"])] == [
         one["name"]]
-    assert {a["alias_name"] for a in alias_ops.list_aliases(ws)} == {one["name"], two["name"]}
+    assert {a["alias_name"] for a in alias_ops.list_aliases(ws, all=True)} == {
+        one["name"], two["name"]}
+    assert [a["alias_name"] for a in alias_ops.list_aliases(ws, project_path=str(
+        ws.state.project_by_collection(one["physical"]).root_path))] == [one["name"]]
     with pytest.raises(InvalidArgument):
         alias_ops.stale_aliases(ws, days=-1)
     with pytest.raises(InvalidArgument):
         alias_ops.history(ws, limit=0)
     with pytest.raises(AliasConflict, match="is a collection, not an alias"):
         alias_ops.get_alias(ws, one["physical"])
+    # a project's current name is never suggested for removal, however long unused
+    assert alias_ops.stale_aliases(ws, days=0) == []
+    ws.aliases.switch_sync([AliasChange("_old_two", two["physical"])], actor="cli")
     stale = alias_ops.stale_aliases(ws, days=0)
-    assert {s["alias_name"] for s in stale} == {one["name"], two["name"]}
-    assert all(s["last_name"] and s["remove_command"].endswith("--force") for s in stale)
+    assert [(s["alias_name"], s["last_name"]) for s in stale] == [("_old_two", False)]
+    assert stale[0]["remove_command"] == "wqm project remove-alias _old_two"
     assert alias_ops.doctor(ws) == {"ok": True, "problems": [], "remaining": 0}

@@ -68,7 +68,7 @@ def test_seed_examples_as_written(data_dir: Path, settings: Settings, make_repo:
         f"  2. {old} keeps working.\n"
         f"Done: {NEW} now reaches the project's data (change 2); no data was copied.\n"
         f"The old name {old} keeps working. When nothing uses it any more, remove it with: "
-        f"wqm project remove-alias --old-collection {old}\n"
+        f"wqm project remove-alias {old}\n"
         "Undo with: wqm project undo\n"
     )
     assert done.stderr == ""
@@ -78,7 +78,7 @@ def test_seed_examples_as_written(data_dir: Path, settings: Settings, make_repo:
     assert again.stdout.endswith(f"Nothing to do: {NEW} already reaches this project's data "
                                  f"({physical}).\n")
 
-    listed = run_wqm("project", "list-aliases", env=WIDE)
+    listed = run_wqm("project", "list-aliases", "-p", str(repo), env=WIDE)
     assert listed.returncode == 0
     header = next(line for line in listed.stdout.splitlines() if "Alias Name" in line)
     assert header.split() == ["Alias", "Name", "Collection", "Name", "Created", "At", "Created",
@@ -170,7 +170,8 @@ def test_every_refusal_exits_1_with_one_line(
     assert "5 points" in out["last"].stderr
     assert out["last_force"].returncode == 0
     assert "reachable under no name" in out["last_force"].stdout
-    assert (out["list"].returncode, out["list"].stdout) == (0, "No collection aliases found.\n")
+    assert (out["list"].returncode, out["list"].stdout) == (
+        0, "No collection aliases found (`--all` lists every project's).\n")
     _one_error(out["undo"], "There is no alias change of the project at ")
     _one_error(out["old_path"], f"No data is known under the old path {tmp_path / 'gone'}")
 
@@ -215,7 +216,7 @@ def test_token_in_remote_never_shows_and_history_undo(
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "applied" and result["remote"] == "https://github.com/u/r.git"
-    log = run_wqm("project", "history", "--format", "json")
+    log = run_wqm("project", "history", "--all", "--format", "json")
     events = json.loads(log.stdout)
     assert [(e["action"], e["alias_name"], e["actor"], e["reason"]) for e in events] == [
         ("create", "_github_com_u_r", "cli", "remote_added"),
@@ -315,7 +316,7 @@ def test_stale_aliases_and_auto_migration(
     stale = run_wqm("project", "stale-aliases", env=WIDE)
     assert stale.returncode == 0
     assert stale.stdout.endswith("Remove with:\n"
-                                 "  wqm project remove-alias --old-collection _old_name\n")
+                                 "  wqm project remove-alias _old_name\n")
 
     status = run_wqm("status", str(repo))
     assert status.returncode == 0, status.stderr

@@ -21,7 +21,6 @@ from ..config import Settings
 from ..ops.results import (
     AliasGraph,
     AliasInfo,
-    AliasRow,
     AliasTimeline,
     AliasUsage,
     DoctorReport,
@@ -29,6 +28,7 @@ from ..ops.results import (
     HistoryEvent,
     IndexStarted,
     IngestResult,
+    ListedAlias,
     NoteStored,
     Ping,
     ProjectOverview,
@@ -171,9 +171,12 @@ class WorkspaceClient:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def list_aliases(self, collection: str | None = None) -> list[AliasRow]:
-        """Registered aliases, newest first."""
-        return cast(list[AliasRow], self.call("list_aliases", collection=collection))
+    def list_aliases(self, collection: str | None = None, *, project_path: PathArg = None,
+                     all: bool = False) -> list[ListedAlias]:
+        """The project's aliases (``all``: every project's), newest first."""
+        result = self.call("list_aliases", collection=collection,
+                           project_path=_path(project_path), all=all)
+        return cast(list[ListedAlias], result)
 
     def get_alias(self, name: str) -> AliasInfo:
         """One alias and what removing it would leave."""
@@ -191,9 +194,12 @@ class WorkspaceClient:
         result = self.call("alias_switch", changes=changes, force=force, reason=reason)
         return cast(SwitchResult, result)
 
-    def history(self, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
-        """The audit log, newest first."""
-        return cast(list[HistoryEvent], self.call("history", name=name, limit=limit))
+    def history(self, name: str | None = None, limit: int = 200, *,
+                project_path: PathArg = None, all: bool = False) -> list[HistoryEvent]:
+        """The audit log, newest first: the project's (``all``: every project's) or a name's."""
+        result = self.call("history", name=name, limit=limit, project_path=_path(project_path),
+                           all=all)
+        return cast(list[HistoryEvent], result)
 
     def undo(self, *, project_path: PathArg = None, all: bool = False,
              change_id: int | None = None, force: bool = False, dry_run: bool = False

@@ -17,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ops.results import (
-    AliasRow,
     DoctorReport,
     HistoryEvent,
+    ListedAlias,
     RemoveResult,
     StaleAlias,
     UndoResult,
@@ -159,7 +159,7 @@ def _outcome(result: dict[str, Any]) -> None:
                       f"{result['change_id']}); no data was copied.", markup=False)
         if old:
             console.print(f"The old name {old} keeps working. When nothing uses it any more, "
-                          f"remove it with: wqm project remove-alias --old-collection {old}",
+                          f"remove it with: wqm project remove-alias {old}",
                           markup=False)
         console.print("Undo with: wqm project undo")
 
@@ -167,12 +167,14 @@ def _outcome(result: dict[str, Any]) -> None:
 # -- aliases ----------------------------------------------------------------------------------
 
 
-def alias_list(rows: list[AliasRow], fmt: Format) -> None:
+def alias_list(rows: Sequence[ListedAlias], fmt: Format) -> None:
     """list-aliases: a colour-coded table with metadata, JSON, or ``alias -> collection`` lines."""
-    if _listed_plainly(rows, fmt, "No collection aliases found.",
+    if _listed_plainly(rows, fmt, "No collection aliases found (`--all` lists every "
+                       "project's).",
                        lambda row: f"{row['alias_name']} -> {row['collection_name']}"):
         return
     rows = safe(rows)
+    several = len({row.get("project") for row in rows}) > 1
     table = _table("Collection aliases")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
     table.add_column("Collection Name", style="green", no_wrap=True)
@@ -180,11 +182,19 @@ def alias_list(rows: list[AliasRow], fmt: Format) -> None:
     table.add_column("Created By")
     table.add_column("Uses", justify="right")
     table.add_column("Last Used", min_width=10)
+    if several:
+        table.add_column("Project", overflow="fold")
     for row in rows:
         uses = row["hit_count"]
-        table.add_row(row["alias_name"], row["collection_name"], _when(row["created_at"]),
-                      _actor(row["created_by"]), Text(str(uses), style="bold" if uses else "dim"),
-                      Text(_when(row["last_used_at"]), style="" if row["last_used_at"] else "dim"))
+        cells: list[str | Text] = [row["alias_name"], row["collection_name"],
+                                   _when(row["created_at"]),
+                                   _actor(row["created_by"]),
+                                   Text(str(uses), style="bold" if uses else "dim"),
+                                   Text(_when(row["last_used_at"]),
+                                        style="" if row["last_used_at"] else "dim")]
+        if several:
+            cells.append(row.get("project") or "-")
+        table.add_row(*cells)
     console.print(table)
     with_metadata = [row for row in rows if _metadata_line(row["metadata"])]
     if with_metadata:

@@ -18,6 +18,7 @@ is none; ``None``, the alias must not exist yet. Re-pointing without
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,10 @@ from ..core.errors import (
     LastNameError,
     RegistryError,
     StoreError,
+    WqmError,
 )
+from ..core.identity import detect_identity
+from ..core.index_registry import IndexRegistry
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.rebuild import settle_collections
@@ -41,6 +45,7 @@ from .results import (
     AliasRow,
     DoctorReport,
     HistoryEvent,
+    ListedAlias,
     ProblemRow,
     RemoveResult,
     RequestOutcome,
@@ -115,14 +120,49 @@ def alias_switch(
     return {"status": "applied", "change_id": record.id, "operations": operations}
 
 
-@operation(read_only=True, mcp_tool="list_aliases")
-def list_aliases(ws: Workspace, collection: str | None = None) -> list[AliasRow]:
-    """Registered aliases, newest first; with ``collection``, only those reaching its data."""
+@operation(takes_project=True, read_only=True, mcp_tool="list_aliases")
+def list_aliases(
+    ws: Workspace,
+    collection: str | None = None,
+    project_path: str | None = None,
+    all: bool = False,
+) -> list[ListedAlias]:
+    """The project's aliases (``all``: every project's), newest first, with the project's root.
+
+    ``collection`` keeps only the aliases reaching that collection's data.
+    """
     aliases = ws.aliases.list_aliases_sync()
     if collection is not None:
         target = ws.aliases.resolve_sync(collection)
         aliases = [a for a in aliases if a.collection_name == target]
-    return [a.to_dict() for a in aliases]
+    elif not all:
+        scope, _root = _project_scope(ws, project_path)
+        aliases = [a for a in aliases if a.alias_name in scope or a.collection_name in scope]
+    roots = _roots(ws)
+    return [{**a.to_dict(), "project": roots.get(a.collection_name)} for a in aliases]
+
+
+def _current_names(ws: Workspace) -> set[str]:
+    """The current name of every known project whose folder exists (as it is named now)."""
+    found = set()
+    for project in ws.state.projects():
+        if not os.path.isdir(project.root_path):
+            continue
+        try:
+            found.add(detect_identity(project.root_path).current_name)
+        except WqmError:
+            continue
+    return found
+
+
+def _roots(ws: Workspace) -> dict[str, str]:
+    """Collection -> the root of the project it belongs to (live or retired)."""
+    roots = {p.physical_collection: p.root_path for p in ws.state.projects()}
+    by_id = {p.id: p.root_path for p in ws.state.projects()}
+    for record in IndexRegistry(ws.state).collections():
+        if record.project_id in by_id:
+            roots.setdefault(record.physical, by_id[record.project_id])
+    return roots
 
 
 @operation(read_only=True)
@@ -209,11 +249,23 @@ def remove_alias(
     return result
 
 
-@operation(read_only=True)
-def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
-    """The audit log of alias changes, newest first, optionally for one name."""
+@operation(takes_project=True, read_only=True)
+def history(
+    ws: Workspace,
+    name: str | None = None,
+    limit: int = 200,
+    project_path: str | None = None,
+    all: bool = False,
+) -> list[HistoryEvent]:
+    """The audit log, newest first: the project's (``all``: every project's), or one name's."""
     _check_whole(limit, "--limit", 1, MAX_HISTORY)
-    return ws.aliases.history(name, limit)
+    if name is not None or all:
+        return ws.aliases.history(name, limit)
+    scope, _root = _project_scope(ws, project_path)
+    events = ws.aliases.history(None, MAX_HISTORY)
+    mine = [e for e in events
+            if e["alias_name"] in scope or e["before"] in scope or e["after"] in scope]
+    return mine[:limit]
 
 
 def _undo_steps(change: ChangeRecord) -> list[str]:
@@ -252,6 +304,8 @@ def _project_scope(ws: Workspace, project_path: str | None) -> tuple[set[str], s
         record = ws.state.project_by_collection(ctx.physical)
         if record is not None:
             scope.update(ws.state.names_of_project(record.id))
+            scope.update(c.physical for c in IndexRegistry(ws.state).collections()
+                         if c.project_id == record.id)  # collections it had before rebuilds
     return scope, str(ctx.root)
 
 
@@ -373,15 +427,20 @@ def _report(problems: list[ProblemRow]) -> DoctorReport:
 
 @operation(read_only=True)
 def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
-    """Aliases not used by a search for ``days`` days (never used: counted from creation)."""
+    """Aliases not used by a search for ``days`` days (never used: counted from creation).
+
+    A project's current name is never stale: it is the name its own commands use,
+    so suggesting its removal would cut the project off.
+    """
     _check_whole(days, "--days", 0, MAX_DAYS)
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=days)
     names: dict[str, list[str]] = {}
     stale: list[StaleAlias] = []
+    current = _current_names(ws)
     for alias in ws.aliases.list_aliases_sync():
         last = alias.last_used_at or alias.created_at or now
-        if last > cutoff:
+        if last > cutoff or alias.alias_name in current:
             continue
         physical = alias.collection_name
         if physical not in names:
@@ -399,7 +458,7 @@ def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
                 "last_used_at": row["last_used_at"],
                 "unused_days": (now - last).days,
                 "last_name": not others,
-                "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"
+                "remove_command": f"wqm project remove-alias {alias.alias_name}"
                 + ("" if others else " --force"),
             }
         )

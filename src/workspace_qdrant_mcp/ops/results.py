@@ -148,6 +148,12 @@ class Retrieved(TypedDict):
     notices: list[str]
 
 
+class ListedAlias(AliasRow):
+    """An alias as ``list_aliases`` shows it: with the root of its data's project."""
+
+    project: str | None
+
+
 class AliasInfo(AliasRow):
     """``get_alias``: an alias and what removing it would leave."""
 
@@ -431,6 +437,7 @@ __all__ = [
     "IndexStarted",
     "IndexState",
     "IngestResult",
+    "ListedAlias",
     "NameHits",
     "NameState",
     "NameUsage",
