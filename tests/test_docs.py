@@ -98,7 +98,7 @@ def test_every_mcp_tool_is_documented() -> None:
 
     TOOLS = tool_table(registry.describe())
     assert set(TOOLS) == {"search", "store", "retrieve", "workspace_status", "list_aliases",
-                          "index"}
+                          "index", "delete_note"}
     mcp_doc = (ROOT / "docs/MCP.md").read_text()
     for tool in TOOLS:
         assert f"`{tool}`" in mcp_doc, f"MCP tool {tool} is not in docs/MCP.md"

@@ -295,9 +295,11 @@ def test_doctor_reports_and_repairs(
     assert after["registry"] == after["qdrant"]
 
     shutil.rmtree(repo)
-    gone = run_wqm("project", "doctor", "--fix")
-    assert gone.returncode == 1 and "project_root_missing" in gone.stdout
-    assert gone.stderr == "1 problem(s) remain.\n"
+    gone = run_wqm("project", "doctor", "--fix", env=WIDE)
+    # A missing folder is worth knowing (moved? deleted?), not an inconsistency: doctor passes.
+    assert gone.returncode == 0, gone.stderr
+    line = next(x for x in gone.stdout.splitlines() if "project_root_missing" in x)
+    assert line.rstrip().endswith("note") and "wqm project forget --name" in gone.stdout
 
 
 def test_stale_aliases_and_auto_migration(
@@ -318,9 +320,12 @@ def test_stale_aliases_and_auto_migration(
     assert stale.stdout.endswith("Remove with:\n"
                                  "  wqm project remove-alias _old_name\n")
 
-    status = run_wqm("status", str(repo))
+    status = run_wqm("status", str(repo))  # a read: it says what the next write will do
     assert status.returncode == 0, status.stderr
-    assert f"{NEW} now reaches the data known as {data['name']}" in status.stderr
+    assert f"({NEW} does not reach its data yet)" in status.stderr
+    searched = run_wqm("search", "chunk", "-p", str(repo), env={"WQM_AUTO_INDEX": "0"})
+    assert searched.returncode == 0, searched.stderr
+    assert f"{NEW} now reaches the data known as {data['name']}" in searched.stderr
     with opened(settings) as ws:
         alias = ws.aliases.get_alias_sync(NEW)
         assert alias is not None and alias.created_by == "auto"

@@ -166,6 +166,10 @@ def test_language_filter(indexed: tuple[Workspace, Path]) -> None:
         ("src/**/*.go", {"src/lru.go"}),
         ("src/?eometry.py", {"src/geometry.py"}),
         ("nothing/*", set()),
+        ("install.md", {"docs/install.md"}),  # matches nothing from the root: any folder
+        ("geometry.*", {"src/geometry.py"}),
+        ("/install.md", set()),  # anchored to the root: no fallback
+        ("/docs/*.md", {"docs/install.md"}),
     ],
 )
 def test_path_glob_filter(indexed: tuple[Workspace, Path], glob: str, paths: set[str]) -> None:
@@ -201,6 +205,16 @@ def test_filters_over_candidates_equal_filters_in_the_query(
             indexed, "send values to the user", **{**params, "limit": 6})["results"]}
     else:
         assert [h["id"] for h in over_pool] == [h["id"] for h in in_query]
+
+
+def test_a_glob_matching_no_file_says_so(indexed: tuple[Workspace, Path]) -> None:
+    missed = run(indexed, "circle area", path_glob="nothing/*")
+    assert missed["results"] == []
+    assert any("No indexed file matches --path-glob 'nothing/*'" in n
+               for n in missed["notices"])
+    found = run(indexed, "circle area", path_glob="geometry.py")
+    assert {h["path"] for h in found["results"]} == {"src/geometry.py"}
+    assert not any("--path-glob" in n for n in found["notices"])
 
 
 def test_path_glob_and_limit_together(indexed: tuple[Workspace, Path]) -> None:
@@ -314,7 +328,9 @@ def test_cli_search_formats(cli_repo: Path) -> None:
     args = ["search", "area of a circle", "--project", str(cli_repo), "--limit", "2"]
     table = runner.invoke(app, args)
     assert table.exit_code == 0, table.output
-    assert "src/geometry.py:4-6" in table.stdout and "Score" in table.stdout
+    assert " src/geometry.py:4-6" in table.stdout.splitlines()[0]  # rank, score, location
+    # the matched lines as lines, with their numbers
+    assert "        4 | def circle_area(radius: float) -> float:" in table.stdout.splitlines()
     simple = runner.invoke(app, [*args, "--format", "simple"])
     lines = simple.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("src/geometry.py:4-6\t")

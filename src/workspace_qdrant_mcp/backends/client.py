@@ -24,11 +24,13 @@ from ..ops.results import (
     AliasTimeline,
     AliasUsage,
     DoctorReport,
+    Forgotten,
     GcResult,
     HistoryEvent,
     IndexStarted,
     IngestResult,
     ListedAlias,
+    NoteDeleted,
     NoteStored,
     Ping,
     ProjectOverview,
@@ -89,9 +91,11 @@ class WorkspaceClient:
 
     # -- data -----------------------------------------------------------------------------
 
-    def status(self, project_path: PathArg = None) -> StatusResult:
-        """Where the project's data lives and how much there is."""
-        return cast(StatusResult, self.call("status", project_path=_path(project_path)))
+    def status(self, project_path: PathArg = None, migrate: bool = False) -> StatusResult:
+        """Where the project's data lives and how much there is (``migrate``: apply a
+        pending identity change first)."""
+        result = self.call("status", project_path=_path(project_path), migrate=migrate)
+        return cast(StatusResult, result)
 
     def ingest(self, project_path: PathArg = None, progress: Progress | None = None
                ) -> IngestResult:
@@ -145,6 +149,20 @@ class WorkspaceClient:
     def rebuild_models(self) -> dict[str, Any]:
         """Verify the model weights and rebuild the derived model files."""
         return cast(dict[str, Any], self.call("rebuild_models"))
+
+    def forget(self, project_path: PathArg = None, *, name: str | None = None,
+               dry_run: bool = False) -> Forgotten:
+        """Delete a project's data, names and records (``dry_run``: say what would go)."""
+        result = self.call("forget", project_path=_path(project_path), name=name,
+                           dry_run=dry_run)
+        return cast(Forgotten, result)
+
+    def delete_note(self, document_id: str, *, collection: str | None = None,
+                    project_path: PathArg = None) -> NoteDeleted:
+        """Delete a stored note."""
+        result = self.call("delete_note", document_id=document_id, collection=collection,
+                           project_path=_path(project_path))
+        return cast(NoteDeleted, result)
 
     def ping(self) -> Ping:
         """A cheap round trip."""
@@ -209,9 +227,10 @@ class WorkspaceClient:
                            change_id=change_id, force=force, dry_run=dry_run)
         return cast(UndoResult, result)
 
-    def doctor(self, fix: bool = False) -> DoctorReport:
-        """Compare registry and Qdrant; with ``fix``, repair."""
-        return cast(DoctorReport, self.call("doctor", fix=fix))
+    def doctor(self, fix: bool = False, *, remove_orphans: bool = False) -> DoctorReport:
+        """Compare registry and Qdrant; with ``fix``, repair (``remove_orphans``: delete data
+        no name reaches)."""
+        return cast(DoctorReport, self.call("doctor", fix=fix, remove_orphans=remove_orphans))
 
     def stale_aliases(self, days: int = 30) -> list[StaleAlias]:
         """Aliases unused for ``days`` days."""

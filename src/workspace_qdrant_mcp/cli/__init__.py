@@ -97,11 +97,12 @@ def help_command(command: CommandWords = None) -> None:
 
 
 def _register() -> None:
-    from . import dashboard, data, maintenance, mcp_cmd, models, project, service
+    from . import dashboard, data, maintenance, mcp_cmd, models, notes, project, service
 
     data.register(app)
     maintenance.register(app)
     models.register(app)
+    notes.register(app)
     project.register(app)
     service.register(app)
     mcp_cmd.register(app)

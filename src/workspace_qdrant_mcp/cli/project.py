@@ -20,7 +20,16 @@ import typer
 
 from ..backends.client import WorkspaceClient
 from . import render_project as render
-from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, ProjectOption, TextFormat, client
+from .output import (
+    FORMAT_OPTION,
+    TEXT_FORMAT_OPTION,
+    Format,
+    ProjectArgument,
+    ProjectOption,
+    TextFormat,
+    client,
+    project_of,
+)
 
 project_app = typer.Typer(
     name="project",
@@ -197,16 +206,49 @@ def undo(
 def doctor(
     fix: bool = typer.Option(False, "--fix", help="Repair: finish or undo interrupted changes "
                              "and make the registry follow Qdrant."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --fix, delete data no name "
+                             "reaches without asking."),
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
     """Check that the registry and Qdrant agree; exit 1 while problems remain.
 
     Finds interrupted changes, aliases in one store only, names whose collection
-    is gone and projects whose folder no longer exists.
+    is gone, projects whose folder no longer exists and data no name reaches.
+    --fix repairs what can be repaired; deleting data no name reaches is asked
+    first (off a terminal the answer is read from stdin) unless --yes.
     """
     with client() as c:
         report = c.doctor(fix)
+        orphaned = [p for p in report["problems"] if p["kind"] == "orphaned_data"]
+        if fix and orphaned:
+            render.orphans(orphaned)
+            if render.confirm_always(f"Delete the data of {len(orphaned)} collection(s) no name "
+                                     "reaches? This cannot be undone.", skip=yes):
+                report = c.doctor(fix, remove_orphans=True)
     render.doctor(report, fmt, fix)
+
+
+@project_app.command("forget")
+def forget(
+    path: ProjectArgument = None,
+    project_path: ProjectOption = None,
+    name: str | None = typer.Option(None, "--name", help="Forget the project whose data this "
+                                    "name reaches (e.g. one whose folder is gone)."),
+    yes: bool = YES,
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Delete a project's data: its names, its collections, its records. Not undoable.
+
+    Shows how many points and notes go and asks first (off a terminal the answer
+    is read from stdin; no answer means no) unless --yes. Logged in the history.
+    """
+    with client() as c:
+        preview = c.forget(project_of(path, project_path), name=name, dry_run=True)
+        render.forget_preview(preview)
+        if not render.confirm_always("Delete all of it? This cannot be undone.", skip=yes):
+            render.cancelled()
+        result = c.forget(project_of(path, project_path), name=name)
+    render.forgotten(result, fmt)
 
 
 @project_app.command("stale-aliases")

@@ -18,8 +18,10 @@ from rich.text import Text
 
 from ..ops.results import (
     DoctorReport,
+    Forgotten,
     HistoryEvent,
     ListedAlias,
+    ProblemRow,
     RemoveResult,
     StaleAlias,
     UndoResult,
@@ -297,13 +299,43 @@ def doctor(report: DoctorReport, fmt: TextFormat, fix: bool) -> None:
         for column in ("Problem", "Name", "Detail", "State"):
             table.add_column(column)
         for p in safe(report["problems"]):
-            state = Text("fixed", style="green") if p["fixed"] else Text("remains", style="red")
+            state = (Text("fixed", style="green") if p["fixed"]
+                     else Text("note", style="yellow") if p.get("warning")
+                     else Text("remains", style="red"))
             table.add_row(p["kind"], p["name"], p["detail"], state)
         console.print(table)
     if report["remaining"]:
         hint = "" if fix else "; `wqm project doctor --fix` repairs what can be repaired"
         notice(f"{report['remaining']} problem(s) remain{hint}.")
         raise typer.Exit(1)
+
+
+def orphans(problems: list[ProblemRow]) -> None:
+    """The data no name reaches, before asking whether to delete it (stderr: a prompt)."""
+    for problem in safe(problems):
+        notice(f"{problem['name']}: {problem['detail']}")
+
+
+def forget_preview(preview: Forgotten) -> None:
+    """What forgetting a project deletes (stderr: it precedes a prompt)."""
+    preview = safe(preview)
+    where = preview["project"] or "an unknown folder"
+    notice(f"Forget the project at {where}: {preview['points']} points ({preview['notes']} "
+           f"notes) in {', '.join(preview['collections'])}, and the names "
+           f"{', '.join(preview['names']) or '(none)'}.")
+
+
+def forgotten(result: Forgotten, fmt: TextFormat) -> None:
+    """forget outcome."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    console.print(f"Forgot the project at {result['project'] or 'an unknown folder'}: "
+                  f"{result['points']} points ({result['notes']} notes) deleted, names "
+                  f"{', '.join(result['names']) or '(none)'} removed"
+                  + (f" (change {result['change_id']}, not undoable)." if result["change_id"]
+                     else "."), markup=False)
 
 
 def stale(rows: list[StaleAlias], fmt: Format, days: int) -> None:

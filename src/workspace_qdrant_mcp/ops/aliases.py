@@ -36,6 +36,7 @@ from ..core.errors import (
 from ..core.identity import detect_identity
 from ..core.index_registry import IndexRegistry
 from ..core.state import ChangeRecord
+from ..workspace.forget import forget, forgettable, orphans
 from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.rebuild import settle_collections
 from ..workspace.workspace import Workspace
@@ -382,7 +383,8 @@ def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
 
 
 @operation(retry_safe=True, needs_open=False)
-def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> DoctorReport:
+def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
+           remove_orphans: bool = False) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
     Runs even when the workspace cannot open, to say why: a damaged registry
@@ -390,6 +392,8 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
     unreadable store (reported with the way out; never deleted automatically).
     Changes left pending by a crash are settled first, as by every command, and
     listed as fixed. Repairs are logged with ``actor`` (``doctor``, or ``dashboard``).
+    Orphaned data (a collection no name reaches and nothing keeps) is deleted only
+    with ``fix`` and ``remove_orphans`` (the CLI asks first).
     Returns ``{"ok", "problems", "remaining"}``.
     """
     found: list[ProblemRow] = []
@@ -413,7 +417,16 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
     report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
-    return _report(found + report.problem_rows())
+    found += report.problem_rows()
+    for orphan in orphans(ws):  # data no name reaches: removed only when the user said so
+        removed = fix and remove_orphans
+        if removed:
+            forget(ws, forgettable(ws, orphan["collection"], orphan["project"]), actor)
+        where = f" (the project at {orphan['project']})" if orphan["project"] else ""
+        found.append({"kind": "orphaned_data", "name": orphan["collection"],
+                      "detail": f"{orphan['points']} points{where} reachable under no name",
+                      "fixed": removed})
+    return _report(found)
 
 
 def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
@@ -421,7 +434,7 @@ def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
 
 
 def _report(problems: list[ProblemRow]) -> DoctorReport:
-    remaining = sum(1 for p in problems if not p["fixed"])
+    remaining = sum(1 for p in problems if not p["fixed"] and not p.get("warning"))
     return {"ok": remaining == 0, "problems": problems, "remaining": remaining}
 
 

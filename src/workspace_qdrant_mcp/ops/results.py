@@ -251,6 +251,26 @@ class GcResult(TypedDict):
     bytes: int
 
 
+class Forgotten(TypedDict):
+    """``forget``: what was deleted (or would be, for a dry run)."""
+
+    project: str | None
+    collections: list[str]
+    names: list[str]
+    points: int
+    notes: int
+    status: str
+    change_id: int | None
+
+
+class NoteDeleted(TypedDict):
+    """``delete_note``: the note deleted and how many chunks it had."""
+
+    id: str
+    collection: str
+    chunks: int
+
+
 class Ping(TypedDict):
     """``ping``: the workspace answers."""
 
@@ -430,6 +450,7 @@ __all__ = [
     "AliasUsage",
     "CollectionPoints",
     "DoctorReport",
+    "Forgotten",
     "GcResult",
     "GraphCollection",
     "GraphName",
@@ -441,6 +462,7 @@ __all__ = [
     "NameHits",
     "NameState",
     "NameUsage",
+    "NoteDeleted",
     "NoteStored",
     "Ping",
     "ProblemRow",

@@ -60,15 +60,23 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 
 def matching_paths(ws: Workspace, name: str, glob: str) -> list[str]:
     """Indexed paths of ``name`` matching ``glob`` (fnmatch: ``*`` crosses folders; ``**/``
-    also matches no folder, so ``src/**/*.py`` matches ``src/a.py``)."""
+    also matches no folder, so ``src/**/*.py`` matches ``src/a.py``). A glob that matches
+    nothing from the root is tried at any depth (``sansio/*`` as ``**/sansio/*``); a
+    leading ``/`` anchors it to the root (``/setup.py``), as in ``.gitignore``."""
     client = ws.client
     facet = store.call(client, f"list the paths of {name}",
                        lambda: client.facet(name, key="path", limit=MAX_FACET_PATHS, exact=True))
-    patterns = glob_variants(glob)
-    return sorted(
-        str(hit.value) for hit in facet.hits
-        if any(fnmatch.fnmatchcase(str(hit.value), p) for p in patterns)
-    )
+    paths = [str(hit.value) for hit in facet.hits]
+    rooted = glob.startswith("/")
+    glob = glob.lstrip("/")
+    anchored = sorted(p for p in paths if any(fnmatch.fnmatchcase(p, g)
+                                             for g in glob_variants(glob)))
+    if anchored or rooted or glob.startswith("**/"):
+        return anchored
+    # Like a .gitignore pattern, a glob that matches nothing from the project root may name
+    # a folder anywhere: `sansio/*` finds `src/h11/sansio/x.py`.
+    anywhere = glob_variants("**/" + glob)
+    return sorted(p for p in paths if any(fnmatch.fnmatchcase(p, g) for g in anywhere))
 
 
 def glob_variants(glob: str) -> list[str]:
@@ -234,13 +242,19 @@ def search(
     route = _route(ws, collection, project_path)
     notices = list(route.ctx.notices) if route.ctx else []
 
+    unmatched: list[str] = []
+
     def ask(name: str) -> list[qm.ScoredPoint]:
         try:
             return _run(ws, name, query.strip(), mode, limit, _plan(ws, name, path_glob, language))
         except _NoMatch:
+            unmatched.append(str(path_glob))
             return []
 
     points = route.run(ask)
+    if unmatched:
+        notices.append(f"No indexed file matches --path-glob {unmatched[0]!r} (from the "
+                       "project root or any folder); check the pattern.")
     if not points:
         # Nothing may have reached Qdrant (no keyword survived, or a filter matched no path):
         # an unknown name must still be reported as such, not as "no results".
