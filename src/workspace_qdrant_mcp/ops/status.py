@@ -14,7 +14,7 @@ from qdrant_client import models as qm
 from ..core import schema, store
 from ..workspace.index_state import index_state
 from ..workspace.projects import ProjectContext
-from ..workspace.routing import Route
+from ..workspace.routing import Route, no_data_message
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import StatusResult
@@ -28,7 +28,9 @@ def _source_is(source: str) -> qm.Filter:
 
 
 def _pending_rename(ctx: ProjectContext) -> list[str]:
-    """A notice when the project's current name does not reach its data yet."""
+    """A notice when the project's current name does not reach its data yet (or may not)."""
+    if ctx.physical is None and ctx.move_candidates:
+        return [no_data_message(ctx)]
     if ctx.physical is None or ctx.current_reachable:
         return []
     how = "moved" if ctx.moved_from else "changed its name"

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core import store
 from ..core.errors import InvalidArgument
+from ..core.identity import path_collection_name
 from ..core.index_registry import LIVE, IndexRegistry
 from ..core.recipe import IndexRecipe
 from ..ingest import walker
@@ -102,7 +103,13 @@ def sync_project(
         )
     if ctx.physical is None or only is None:
         check_size(ws, ctx.root)
+    undecided_move = list(ctx.move_candidates) if ctx.physical is None else []
     ctx = ensure_project_collection(ws.aliases, ctx)
+    for old in undecided_move:  # indexed anew; say how the old data is reached or removed
+        ctx.notices.append(
+            f"If this folder is the project that was at {old}, its data is still there: "
+            f"`wqm project forget --name {path_collection_name(Path(old))}` removes it (this folder "
+            "now has its own index).")
     assert ctx.physical is not None
     recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
     if not ws.models.producible(recipe):
