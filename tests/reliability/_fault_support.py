@@ -12,6 +12,7 @@ each test was seen to fail before its fix).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -20,8 +21,9 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ BIN = Path(sys.executable).parent
 WQM = str(BIN / "wqm")
 MCP_SERVER = str(BIN / "workspace-qdrant-mcp")
 #: What a leaked Python exception looks like on a terminal.
-TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w+(Error|Exception): ", re.M)
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w+(Error|Exception): ", re.MULTILINE)
 
 
 @dataclass
@@ -278,3 +280,163 @@ def fill(where: Path, leave_bytes: int = 0) -> Path:
             except OSError:
                 break
     return ballast
+
+
+# -- a man in the middle ----------------------------------------------------------------------
+
+
+class Proxy:
+    """Stands where a data directory's service is expected and forwards to a real one.
+
+    It holds the data directory's pid lock and binds its socket, so every client
+    of that directory talks to it; each connection is relayed frame by frame to
+    the real service of *another* data directory (the same code, so the
+    handshake matches). For the first request whose op is in ``ops`` it does
+    what ``mode`` says instead of relaying the reply:
+
+    - ``oversize``: sends a header announcing 20 MiB and a few bytes of body,
+    - ``garbage``: sends a well-sized frame that is not JSON,
+    - ``mute``: sends nothing, ever, on that connection (a server that hangs).
+
+    Everything else passes through untouched, so a client that resets its
+    connection after a bad frame gets real answers on its next call.
+    """
+
+    def __init__(self, front: Wqm, back_socket: str, mode: str, ops: set[str]) -> None:
+        self.front, self.back_socket, self.mode, self.ops = front, back_socket, mode, ops
+        self.tampered = 0
+        self._lock = threading.Lock()
+        front.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.socket_path = str(front.run_dir / "service.sock")
+        assert len(self.socket_path) < 100, "keep the proxy's data directory path short"
+        self._pid_fd = os.open(front.run_dir / "service.pid", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._pid_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        info = {"pid": os.getpid(), "socket": self.socket_path, "started_at": time.time()}
+        os.ftruncate(self._pid_fd, 0)
+        os.write(self._pid_fd, json.dumps(info).encode())
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        self._server.bind(self.socket_path)
+        self._server.listen(16)
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._relay, args=(client,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _relay(self, client: socket.socket) -> None:
+        back = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        back.connect(self.back_socket)
+        muted = False
+        try:
+            while True:
+                request = _read_raw(client)
+                if request is None:
+                    return
+                back.sendall(request)
+                op = json.loads(request[4:]).get("op")
+                with self._lock:
+                    tamper = op in self.ops and self.tampered == 0
+                    self.tampered += tamper
+                while True:  # the reply: progress frames, then one final frame
+                    frame = _read_raw(back)
+                    if frame is None:
+                        return
+                    final = json.loads(frame[4:]).get("type") != "progress"
+                    if tamper and final:
+                        if self.mode == "oversize":
+                            client.sendall(struct.pack(">I", 20 * 1024 * 1024) + b"{\"id\"")
+                        elif self.mode == "garbage":
+                            junk = b"\xff\xfe{not json"
+                            client.sendall(struct.pack(">I", len(junk)) + junk)
+                        else:
+                            muted = True
+                    elif not muted:
+                        client.sendall(frame)
+                    if final:
+                        break
+        except OSError:
+            return
+        finally:
+            back.close()
+            client.close()
+
+    def close(self) -> None:
+        """Stop serving and release the data directory."""
+        self._closed = True
+        self._server.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        os.close(self._pid_fd)
+
+
+def _read_raw(sock: socket.socket) -> bytes | None:
+    """One whole frame (header included), or None at the end of the stream."""
+    header = _recv(sock, 4)
+    if header is None:
+        return None
+    (length,) = struct.unpack(">I", header)
+    body = _recv(sock, length)
+    return None if body is None else header + body
+
+
+def _recv(sock: socket.socket, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        part = sock.recv(size - len(data))
+        if not part:
+            return None
+        data.extend(part)
+    return bytes(data)
+
+
+# -- an MCP client over stdio ------------------------------------------------------------------
+
+
+@dataclass
+class McpSession:
+    """A live session with a ``workspace-qdrant-mcp`` subprocess."""
+
+    session: Any
+    stderr: Path
+
+    async def call(self, tool: str, **arguments: Any) -> tuple[bool, str]:
+        """Call ``tool``; returns (is_error, its one text block)."""
+        result = await self.session.call_tool(tool, arguments)
+        assert len(result.content) == 1 and result.content[0].type == "text", result
+        return bool(result.is_error), str(result.content[0].text)
+
+    async def ok(self, tool: str, **arguments: Any) -> str:
+        """``call`` that must succeed."""
+        failed, text = await self.call(tool, **arguments)
+        assert not failed, f"{tool} failed: {text}"
+        return text
+
+
+@contextlib.asynccontextmanager
+async def mcp_session(world: Wqm, project: Path, workdir: Path,
+                      **extra: str) -> AsyncIterator[McpSession]:
+    """Spawn the MCP server for ``project`` on ``world``'s data directory; one client session."""
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    env = {**world.env, "WQM_PROJECT_PATH": str(project), **extra}
+    workdir.mkdir(parents=True, exist_ok=True)
+    params = StdioServerParameters(command=MCP_SERVER, args=[], env=env, cwd=str(workdir))
+    stderr = workdir / "mcp.stderr"
+    with stderr.open("w") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, read_timeout_seconds=300) as session,
+        ):
+            await session.initialize()
+            yield McpSession(session, stderr)
