@@ -38,6 +38,21 @@ MAX_NOTE_CHARS = 1_000_000
 _NOTE_NAMESPACE = uuid.UUID("0b8c4f55-2f0e-5d59-8e55-3c1f3c6b9a10")
 #: Chunks read per scroll when retrieving a document.
 _PAGE = 1024
+#: The largest ``retrieve`` reply a note may need, in JSON bytes: the service sends at most
+#: 16 MiB in one frame (``backends/protocol.MAX_FRAME_BYTES``), less the frame's envelope.
+MAX_NOTE_REPLY_BYTES = 15 * 1024 * 1024
+#: JSON bytes ``retrieve`` adds per chunk besides its content and payload (keys, id, numbers).
+_CHUNK_ENVELOPE = 160
+
+
+def _reply_bytes(content: str, ids: list[str], payloads: list[dict[str, Any]]) -> int:
+    """The size of the JSON ``retrieve`` returns for a note: its text, then each chunk's text
+    and payload (a note's title and metadata ride in every chunk's payload)."""
+    size = len(json.dumps(content))
+    for point_id, payload in zip(ids, payloads, strict=True):
+        size += (len(point_id) + len(json.dumps(payload["content"]))
+                 + len(json.dumps(payload, default=str)) + _CHUNK_ENVELOPE)
+    return size
 
 
 def note_point_id(document_id: str, chunk_index: int) -> str:
@@ -111,10 +126,20 @@ def store_note(
         }
         for c in chunks
     ]
+    ids = [note_point_id(document_id, c.index) for c in chunks]
+    # What can be stored must be readable: the limit is the reply's size on the wire (text
+    # that JSON escapes, and metadata repeated per chunk, can grow it far beyond the text).
+    reply = _reply_bytes(content, ids, payloads)
+    if reply > MAX_NOTE_REPLY_BYTES:
+        raise InvalidArgument(
+            f"Reading this note back would take {reply / 2**20:.1f} MiB, more than the "
+            f"{MAX_NOTE_REPLY_BYTES // 2**20} MiB one answer holds; store less text or "
+            "smaller metadata (metadata is kept with each of its chunks), or split the note."
+        )
     header = title.strip() if title and title.strip() else path
     points = make_points(
         ws,
-        [note_point_id(document_id, c.index) for c in chunks],
+        ids,
         [embedding_text(header, c.content) for c in chunks],
         payloads,
         recipe_of(ws, route.name),

@@ -291,8 +291,7 @@ class WorkspaceService:
             size = (len(frame) - HEADER.size) / 1024 / 1024
             frame = encode(_error(message.get("id"), (
                 f"The reply is {size:.1f} MiB, more than the {MAX_FRAME_BYTES // 1024 // 1024} "
-                "MiB the service sends at once; ask for less (a smaller limit, or `retrieve` "
-                "with offset and limit).")))
+                "MiB the service sends at once; ask for less (e.g. a smaller limit).")))
         writer.write(frame)
         await writer.drain()
 

@@ -184,7 +184,7 @@ class Indexer:
         scope = set(indexed) | set(recorded)
         gone = scope - present if wanted is None else (wanted & scope) - present
         self.emit({"phase": "clean", "deleted": len(gone)})
-        self._remove(gone, indexed, elsewhere)
+        self._remove(gone, indexed, set(recorded), elsewhere)
         self.report.seconds = round(time.perf_counter() - started, 3)
         self.emit({"phase": "done", "files_indexed": self.report.files_indexed,
                    "chunks_written": self.report.chunks_written})
@@ -408,18 +408,25 @@ class Indexer:
 
     # -- clean ------------------------------------------------------------------------------
 
-    def _remove(self, gone: set[str], indexed: dict[str, Indexed],
+    def _remove(self, gone: set[str], indexed: dict[str, Indexed], mine: set[str],
                 elsewhere: set[tuple[str, str]]) -> None:
+        """Remove what left this checkout; counts only files this checkout had or lost points.
+
+        A file only another checkout has (two clones of one remote) is neither
+        deleted nor counted: reporting it as removed on every ingest would say
+        this clone deleted the other's work.
+        """
         ids: set[str] = set()
+        removed = 0
         for path in gone:
             entry = indexed.get(path)
-            if entry is None:
-                continue
-            ids |= {i for h, group in entry.ids.items() if (path, h) not in elsewhere
-                    for i in group}
+            doomed = set() if entry is None else {
+                i for h, group in entry.ids.items() if (path, h) not in elsewhere for i in group}
+            ids |= doomed
+            removed += bool(doomed or path in mine)
         self._delete(ids, "remove deleted files")
         self.registry.drop_files(self.physical, self.checkout, gone)
-        self.report.files_deleted += len(gone)
+        self.report.files_deleted += removed
 
     def _delete(self, ids: set[str], what: str) -> None:
         """Delete points by id (by id, not filter: a filter is O(points) in local mode)."""
