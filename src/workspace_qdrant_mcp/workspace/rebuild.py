@@ -153,7 +153,7 @@ class Rebuild:
         self._sync(new)
         self._copy_notes(new)
         faults.reach("reindex_catching_up")
-        with write_gate(self.root):
+        with write_gate(self.old):
             self._sync(new)  # the last round: no write can land in the old collection now
             self._copy_notes(new)
             self.emit({"phase": "verifying"})
