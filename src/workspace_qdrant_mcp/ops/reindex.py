@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.errors import CollectionNotFound
 from ..workspace.indexer import Progress
-from ..workspace.rebuild import check_recipe, check_space, gc
+from ..workspace.rebuild import check_recipe, check_space, gc, settle_collections
 from ..workspace.sync import collection_recipe, rebuild_job
 from ..workspace.workspace import Workspace
 from .registry import operation
@@ -34,6 +34,7 @@ def reindex(
     cannot hold a second copy, or the recipe's model cannot be loaded. With
     ``detach`` the rebuild runs in the background (``status`` shows it).
     """
+    settle_collections(ws)  # a switch a crash left unrecorded is recorded before anything else
     ctx = ws.project(project_path)
     if ctx.physical is None:
         raise CollectionNotFound(

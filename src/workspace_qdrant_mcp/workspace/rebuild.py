@@ -50,7 +50,7 @@ from ..core import faults, schema, store
 from ..core.alias_types import AliasChange
 from ..core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
 from ..core.identity import detect_identity
-from ..core.index_registry import BUILDING, LIVE, RETIRED, IndexRegistry
+from ..core.index_registry import BUILDING, LIVE, IndexRegistry
 from ..core.naming import is_opaque_physical_name, new_physical_name
 from ..core.recipe import IndexRecipe
 from .gates import write_gate
@@ -162,8 +162,10 @@ class Rebuild:
             self.emit({"phase": "switching"})
             change = self._switch(new)
             faults.reach("reindex_switching")
-        self.emit({"phase": "retiring"})
-        retire(self.ws, self.old, new)
+            # Still behind the gate: a write waiting for it finds the project recorded at
+            # its new collection (a writer that looks earlier records the switch itself).
+            self.emit({"phase": "retiring"})
+            retire(self.ws, self.old, new)
         faults.reach("reindex_retiring")
         return {"project_root": self.root, "old_collection": self.old, "new_collection": new,
                 "names": change["names"], "change_id": change["change_id"],
@@ -173,9 +175,10 @@ class Rebuild:
 
     def _target(self) -> str:
         """The collection being built for this project with this recipe (resumed), or a new one."""
+        reached = set(store.live_aliases(self.ws.client).values())
         for record in self.registry.collections(BUILDING):
             if (record.project_id == self.ctx.project_id and record.recipe is not None
-                    and record.recipe.id == self.recipe.id):
+                    and record.recipe.id == self.recipe.id and record.physical not in reached):
                 self._create(record.physical)
                 return record.physical
         physical = new_physical_name()
@@ -298,39 +301,38 @@ class Rebuild:
 
 def retire(ws: Workspace, old: str, new: str) -> None:
     """After a switch: ``new`` is live and the project's record points at it; ``old`` is kept."""
-    registry = IndexRegistry(ws.state)
-    record = ws.state.project_by_collection(old)
-    registry.set_state(new, LIVE)
-    registry.set_state(old, RETIRED, replaced_by=new)
-    if record is not None:
-        ws.state.move_project_collection(old, new)
+    IndexRegistry(ws.state).replace(old, new)
 
 
 def settle_collections(ws: Workspace) -> list[str]:
     """Make the recorded states follow the names (after an undo, or a crash mid-rebuild).
 
-    A collection a project name reaches is live; a recorded live collection no
-    name reaches any more (its names moved to a rebuilt one) is retired.
-    Returns what changed, in words.
+    A collection a project name reaches is live, and when it was built to
+    replace the project's recorded collection, which no name reaches any more,
+    the switch is recorded (the old one retired, the project's record moved).
+    A recorded live collection no name reaches, whose project has another
+    live collection a name reaches, is retired. Returns what changed, in words.
     """
     registry = IndexRegistry(ws.state)
-    live = store.live_aliases(ws.client)
-    reached = set(live.values())
+    reached = set(store.live_aliases(ws.client).values())
     changed: list[str] = []
     for record in registry.collections():
-        if record.physical in reached and record.state != LIVE:
+        if record.physical not in reached:
+            continue
+        replaced = registry.finish_switch(record.physical, reached)
+        if replaced is not None:
+            changed.append(f"{record.physical} replaced {replaced}")
+        elif record.state != LIVE:
             registry.set_state(record.physical, LIVE)
             changed.append(f"{record.physical} is live")
     for record in registry.collections(LIVE):
-        if record.physical in reached:
+        if record.physical in reached or record.project_id is None:
             continue
         successor = next((c.physical for c in registry.collections(LIVE)
                           if c.project_id == record.project_id
                           and c.physical != record.physical and c.physical in reached), None)
         if successor is not None:
-            registry.set_state(record.physical, RETIRED, replaced_by=successor)
-            if ws.state.project_by_collection(record.physical) is not None:
-                ws.state.move_project_collection(record.physical, successor)
+            registry.replace(record.physical, successor)
             changed.append(f"{record.physical} is retired")
     return changed
 
