@@ -15,7 +15,7 @@ from typing import Any
 from ..core.errors import CollectionNotFound
 from ..workspace.indexer import Progress
 from ..workspace.rebuild import check_recipe, check_space, gc, settle_collections
-from ..workspace.sync import collection_recipe, rebuild_job
+from ..workspace.sync import collection_recipe, rebuild_job, running_rebuild
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import GcResult, ReindexResult
@@ -42,8 +42,9 @@ def reindex(
             "`wqm ingest` indexes it."
         )
     recipe = ws.models.current()
-    check_recipe(ws, recipe)
-    check_space(ws, ctx.physical)
+    if running_rebuild(ws, str(ctx.root)) is None:  # else attach: it passed these checks
+        check_recipe(ws, recipe)
+        check_space(ws, ctx.physical)
     old_recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
     job = rebuild_job(ws, ctx, recipe)
     summary: dict[str, Any] = {"project_root": str(ctx.root), "old_collection": ctx.physical,
