@@ -15,7 +15,7 @@ import os
 
 from ..core.errors import WqmError
 from ..core.index_registry import BUILDING, IndexRegistry
-from .rebuild import settle_collections
+from .rebuild import gc, settle_collections
 from .sync import project_job, rebuild_job
 from .watcher import Watcher
 from .workspace import Workspace
@@ -39,8 +39,12 @@ class IndexKeeper:
 
     def start(self) -> None:
         """Finish interrupted rebuilds, catch up with edits made meanwhile, then watch."""
-        for change in settle_collections(self.ws):
-            log.info("after a restart: %s", change)
+        for physical, change in settle_collections(self.ws):
+            log.info("after a restart: %s: %s", physical, change)
+        # Also here, not only hourly: a service that stops when idle may never run an hour.
+        for removed in gc(self.ws, older_than_days=self.ws.settings.retention_days):
+            log.info("removed %s, retired over %d days ago", removed["collection"],
+                     self.ws.settings.retention_days)
         self._rebuild_outdated()
         if not self.watch:
             return

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -50,11 +51,11 @@ from ..core import faults, schema, store
 from ..core.alias_types import AliasChange
 from ..core.errors import CollectionNotFound, InvalidArgument, StoreError, WqmError
 from ..core.identity import detect_identity
-from ..core.index_registry import BUILDING, LIVE, IndexRegistry
+from ..core.index_registry import BUILDING, LIVE, CollectionRecord, IndexRegistry
 from ..core.naming import is_opaque_physical_name, new_physical_name
 from ..core.recipe import IndexRecipe
 from .gates import write_gate
-from .indexer import Indexer, Progress, indexed_files
+from .indexer import Indexed, Indexer, Progress, indexed_files
 from .models import embedding_text
 from .projects import ProjectContext, locate_project
 from .routing import Route
@@ -140,6 +141,10 @@ class Rebuild:
         self.emit: Progress = progress or (lambda _event: None)
         self.registry = IndexRegistry(ws.state)
         self.root = str(ctx.root)
+        #: Every checkout that indexed into the old collection and still exists (two clones
+        #: of one remote share its collection): the rebuilt one must hold the files of each.
+        self.checkouts = [self.root] + sorted(
+            c for c in self.registry.checkouts(self.old) if c != self.root and os.path.isdir(c))
 
     def run(self) -> dict[str, Any]:
         """Build, catch up, verify, switch, retire; the rebuild's summary."""
@@ -174,13 +179,26 @@ class Rebuild:
                 "seconds": round(time.perf_counter() - started, 3)}
 
     def _target(self) -> str:
-        """The collection being built for this project with this recipe (resumed), or a new one."""
+        """The collection being built for this project with this recipe (resumed), or a new one.
+
+        An unfinished build of the project under another recipe is discarded: this
+        job is the project's only rebuild, so nothing else works on it, and a build
+        no one will resume would hold its disk space forever.
+        """
         reached = set(store.live_aliases(self.ws.client).values())
+        target: str | None = None
         for record in self.registry.collections(BUILDING):
-            if (record.project_id == self.ctx.project_id and record.recipe is not None
-                    and record.recipe.id == self.recipe.id and record.physical not in reached):
-                self._create(record.physical)
-                return record.physical
+            if (record.project_id is None or record.project_id != self.ctx.project_id
+                    or record.physical in reached):
+                continue
+            if target is None and record.recipe is not None and record.recipe.id == self.recipe.id:
+                target = record.physical
+            else:
+                log.info("discarding the unfinished build %s", record.physical)
+                discard_build(self.ws, record.physical)
+        if target is not None:
+            self._create(target)
+            return target
         physical = new_physical_name()
         self.registry.record_collection(physical, self.recipe, BUILDING, self.ctx.project_id)
         self._create(physical)
@@ -200,9 +218,13 @@ class Rebuild:
                                physical, field_name=f, field_schema=s))
 
     def _sync(self, new: str) -> Any:
-        indexer = Indexer(self.ws, Route(self.ws, new, self.root), new, self.root, self.recipe,
-                          project_id=self.ctx.project_id, progress=self.emit)
-        return indexer.sync()
+        """Sync every checkout into ``new`` (incremental); the report of the project's own."""
+        reports = [
+            Indexer(self.ws, Route(self.ws, new, checkout), new, checkout, self.recipe,
+                    project_id=self.ctx.project_id, progress=self.emit).sync()
+            for checkout in self.checkouts
+        ]
+        return reports[0]
 
     def _copy_notes(self, new: str) -> int:
         """Copy the old collection's notes missing in the new one, re-embedded."""
@@ -245,12 +267,12 @@ class Rebuild:
     def _verify(self, new: str) -> None:
         """Refuse to switch unless the new collection holds everything, complete, and answers."""
         problems: list[str] = []
-        files = self.registry.files(new, self.root)
         held = indexed_files(self.ws, new)
-        for path, state in files.items():
-            entry = held.get(path)
-            if entry is None or not entry.complete_at(state.content_hash, self.recipe.id):
-                problems.append(f"{path} is incomplete")
+        for checkout in self.checkouts:
+            for path, state in self.registry.files(new, checkout).items():
+                entry = held.get(path)
+                if entry is None or not _holds(entry, state.content_hash, self.recipe.id):
+                    problems.append(f"{path} is incomplete")
         old_notes = {str(r.id) for r in _scroll(self.ws, self.old, _notes())}
         new_notes = {str(r.id) for r in _scroll(self.ws, new, _notes())}
         if old_notes - new_notes:
@@ -304,27 +326,28 @@ def retire(ws: Workspace, old: str, new: str) -> None:
     IndexRegistry(ws.state).replace(old, new)
 
 
-def settle_collections(ws: Workspace) -> list[str]:
+def settle_collections(ws: Workspace) -> list[tuple[str, str]]:
     """Make the recorded states follow the names (after an undo, or a crash mid-rebuild).
 
     A collection a project name reaches is live, and when it was built to
     replace the project's recorded collection, which no name reaches any more,
     the switch is recorded (the old one retired, the project's record moved).
     A recorded live collection no name reaches, whose project has another
-    live collection a name reaches, is retired. Returns what changed, in words.
+    live collection a name reaches, is retired. Returns (collection, what changed in
+    words) for each change.
     """
     registry = IndexRegistry(ws.state)
     reached = set(store.live_aliases(ws.client).values())
-    changed: list[str] = []
+    changed: list[tuple[str, str]] = []
     for record in registry.collections():
         if record.physical not in reached:
             continue
         replaced = registry.finish_switch(record.physical, reached)
         if replaced is not None:
-            changed.append(f"{record.physical} replaced {replaced}")
+            changed.append((record.physical, f"the rebuilt index replacing {replaced} is live"))
         elif record.state != LIVE:
             registry.set_state(record.physical, LIVE)
-            changed.append(f"{record.physical} is live")
+            changed.append((record.physical, "a name reaches it, so it is live"))
     for record in registry.collections(LIVE):
         if record.physical in reached or record.project_id is None:
             continue
@@ -333,8 +356,27 @@ def settle_collections(ws: Workspace) -> list[str]:
                           and c.physical != record.physical and c.physical in reached), None)
         if successor is not None:
             registry.replace(record.physical, successor)
-            changed.append(f"{record.physical} is retired")
+            what = f"no name reaches it, so it is retired (replaced by {successor})"
+            changed.append((record.physical, what))
     return changed
+
+
+def discard_build(ws: Workspace, physical: str) -> int:
+    """Delete an unfinished build (no name reaches it) and its records; the bytes it held."""
+    if physical in set(store.live_aliases(ws.client).values()):
+        raise RebuildRefused(f"{physical} is reached by a name, so it is not an unfinished build.")
+    size = collection_bytes(ws, physical)
+    client = ws.client
+    if physical in store.collection_names(client):
+        store.call(client, f"delete {physical}", lambda: client.delete_collection(physical))
+    IndexRegistry(ws.state).forget_collection(physical)
+    return size
+
+
+def unfinished_builds(ws: Workspace) -> list[CollectionRecord]:
+    """Collections recorded as being built that no name reaches (running or interrupted)."""
+    reached = set(store.live_aliases(ws.client).values())
+    return [c for c in IndexRegistry(ws.state).collections(BUILDING) if c.physical not in reached]
 
 
 def gc(ws: Workspace, dry_run: bool = False, older_than_days: float | None = None
@@ -374,6 +416,13 @@ def gc(ws: Workspace, dry_run: bool = False, older_than_days: float | None = Non
 # -- helpers ---------------------------------------------------------------------------------------
 
 
+def _holds(entry: Indexed, content_hash: str, recipe_id: str) -> bool:
+    """Every chunk of this version of a file is there, and every point of the file is of
+    ``recipe_id`` (two checkouts may hold two versions of one path in one collection)."""
+    return (all(recipe == recipe_id for _, recipe in entry.counts)
+            and entry.counts[(content_hash, recipe_id)] == entry.expected.get(content_hash))
+
+
 def _notes() -> qm.Filter:
     return qm.Filter(must=[qm.FieldCondition(key="source",
                                              match=qm.MatchValue(value=schema.SOURCE_NOTE))])
@@ -404,5 +453,5 @@ def locate(ws: Workspace, root: str) -> ProjectContext:
     return locate_project(ws.aliases, detect_identity(Path(root)))
 
 
-__all__ = ["Rebuild", "RebuildRefused", "check_recipe", "check_space", "gc", "retire",
-           "settle_collections"]
+__all__ = ["Rebuild", "RebuildRefused", "check_recipe", "check_space", "discard_build", "gc",
+           "retire", "settle_collections", "unfinished_builds"]
