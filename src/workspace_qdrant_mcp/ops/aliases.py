@@ -31,9 +31,16 @@ from ..core.errors import (
     RegistryError,
     StoreError,
 )
+from ..core.index_registry import RETIRED, IndexRegistry
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
-from ..workspace.rebuild import settle_collections
+from ..workspace.rebuild import (
+    collection_bytes,
+    discard_build,
+    settle_collections,
+    unfinished_builds,
+)
+from ..workspace.sync import running_rebuild
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import (
@@ -44,6 +51,7 @@ from .results import (
     ProblemRow,
     RemoveResult,
     RequestOutcome,
+    RetiredIndex,
     StaleAlias,
     SwitchedAlias,
     SwitchResult,
@@ -359,7 +367,51 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
     report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
-    return _report(found + report.problem_rows())
+    result = _report(found + report.problem_rows() + _rebuild_problems(ws, fix))
+    retired = _retired(ws)
+    if retired:
+        result["retired"] = retired
+    return result
+
+
+def _rebuild_problems(ws: Workspace, fix: bool) -> list[ProblemRow]:
+    """Rebuild bookkeeping a crash cut short (always mended), and unfinished builds.
+
+    An unfinished build that no job works on holds disk space and no name reaches
+    it: `wqm reindex` (or the service, at start) resumes it, ``fix`` removes it.
+    """
+    rows: list[ProblemRow] = [
+        {"kind": "rebuild_unrecorded", "name": physical, "detail": what, "fixed": True}
+        for physical, what in settle_collections(ws)
+    ]
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    for record in unfinished_builds(ws):
+        root = roots.get(record.project_id) if record.project_id is not None else None
+        if root is not None and running_rebuild(ws, root) is not None:
+            continue  # being built right now
+        size = collection_bytes(ws, record.physical)
+        detail = (f"a rebuild of {root or 'a project no longer recorded'} stopped before its "
+                  f"switch ({size / 1e6:,.1f} MB); the names still reach the old index")
+        if fix:
+            discard_build(ws, record.physical)
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical,
+                         "detail": f"{detail}; removed", "fixed": True})
+        else:
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical, "fixed": False,
+                         "detail": f"{detail}; `wqm reindex` resumes it, --fix removes it"})
+    return rows
+
+
+def _retired(ws: Workspace) -> list[RetiredIndex]:
+    """The indexes rebuilds replaced that still exist, with their size on disk."""
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    existing = store.collection_names(ws.client)
+    return [
+        {"collection": c.physical, "retired_at": c.retired_at, "replaced_by": c.replaced_by,
+         "project_root": roots.get(c.project_id) if c.project_id is not None else None,
+         "bytes": collection_bytes(ws, c.physical)}
+        for c in IndexRegistry(ws.state).collections(RETIRED) if c.physical in existing
+    ]
 
 
 def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
