@@ -37,6 +37,7 @@ from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.rebuild import (
     collection_bytes,
     discard_build,
+    megabytes,
     settle_collections,
     unfinished_builds,
 )
@@ -391,7 +392,7 @@ def _rebuild_problems(ws: Workspace, fix: bool) -> list[ProblemRow]:
             continue  # being built right now
         size = collection_bytes(ws, record.physical)
         detail = (f"a rebuild of {root or 'a project no longer recorded'} stopped before its "
-                  f"switch ({size / 1e6:,.1f} MB); the names still reach the old index")
+                  f"switch ({megabytes(size)}); the names still reach the old index")
         if fix:
             discard_build(ws, record.physical)
             rows.append({"kind": "unfinished_rebuild", "name": record.physical,

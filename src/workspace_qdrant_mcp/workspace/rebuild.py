@@ -92,9 +92,14 @@ def check_space(ws: Workspace, physical: str) -> None:
     free = shutil.disk_usage(ws.settings.data_dir).free
     if needed > free:
         raise RebuildRefused(
-            f"Rebuilding needs about {needed / 1e6:,.0f} MB free beside the current index, and "
-            f"{ws.settings.data_dir} has {free / 1e6:,.0f} MB; free some space and retry."
+            f"Rebuilding needs about {megabytes(needed)} free beside the current index, and "
+            f"{ws.settings.data_dir} has {megabytes(free)}; free some space and retry."
         )
+
+
+def megabytes(size: int) -> str:
+    """A size for a sentence: ``0.3 MB``, ``12.5 MB``, ``1,024 MB`` (never a bare ``0 MB``)."""
+    return f"{size / 1e6:,.1f} MB" if size < 100e6 else f"{size / 1e6:,.0f} MB"
 
 
 def check_recipe(ws: Workspace, recipe: IndexRecipe) -> None:
@@ -454,4 +459,4 @@ def locate(ws: Workspace, root: str) -> ProjectContext:
 
 
 __all__ = ["Rebuild", "RebuildRefused", "check_recipe", "check_space", "discard_build", "gc",
-           "retire", "settle_collections", "unfinished_builds"]
+           "megabytes", "retire", "settle_collections", "unfinished_builds"]
