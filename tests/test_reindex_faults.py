@@ -31,6 +31,9 @@ from typing import Any
 import pytest
 
 from _reindex_support import check_whole, project_files, serving
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_reindex  # noqa: E402 - the concurrency scenario is the benchmark's, at a small size
 from conftest import GIT_ENV, git
 from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
 from workspace_qdrant_mcp.config import Settings
@@ -41,6 +44,7 @@ from workspace_qdrant_mcp.ops import aliases as alias_ops
 from workspace_qdrant_mcp.ops.ingest import ingest
 from workspace_qdrant_mcp.ops.notes import store_note
 from workspace_qdrant_mcp.ops.reindex import collect, reindex
+from workspace_qdrant_mcp.workspace.indexer import indexed_files
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
 CHILD = Path(__file__).with_name("_reindex_support.py")
@@ -457,3 +461,94 @@ def test_a_rebuild_keeps_the_files_of_every_clone_sharing_the_collection(
         assert serving(tagged, [name]) == result["new_collection"]
     finally:
         tagged.close()
+
+
+@pytest.mark.parametrize("point", ["reindex_catching_up", "reindex_switching"])
+def test_the_service_killed_mid_rebuild_resumes_it_when_started_again(
+    point: str, template: Template, tmp_path: Path, model_cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch, served: list[Settings],
+) -> None:
+    """The service itself, started on an upgraded recipe, rebuilds in the background and dies."""
+    data_dir = _copy(template, tmp_path)
+    env = _child_env(data_dir, model_cache_dir, WQM_SERVICE="auto", WQM_RECIPE_TAG=TAG,
+                     WQM_FAULT_POINT=point)
+    service = subprocess.run([sys.executable, "-m", "workspace_qdrant_mcp.service"], env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert service.returncode == -9, service.stderr[-2000:]
+    backend = _service(monkeypatch, data_dir, model_cache_dir, served, WQM_RECIPE_TAG=TAG)
+    try:
+        status = _wait_rebuilt(backend, template.repo)
+        assert status["physical_collection"] != template.old
+    finally:
+        backend.close()
+    stop_service(served[-1])
+    ws = Workspace(_settings(data_dir, model_cache_dir, recipe_tag=TAG)).open()
+    try:
+        new = serving(ws, template.names)
+        assert new == status["physical_collection"]
+        for name in template.names:
+            check_whole(ws, name, template.files, template.notes)
+        assert {c.state for c in IndexRegistry(ws.state).collections()} == {LIVE, RETIRED}
+    finally:
+        ws.close()
+
+
+# -- concurrency: searches and writes during an upgrade's rebuild ----------------------------
+
+
+def test_searches_and_writes_during_an_upgrade_rebuild(
+    tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    served: list[Settings],
+) -> None:
+    """The service starts under a new recipe and rebuilds in the background (its keeper);
+    4 clients search through the old (path) and new (remote) names, a writer stores notes and
+    edits files, and a second ``reindex`` attaches (``bench/bench_reindex.py``, small)."""
+    repo = tmp_path / "repo"
+    texts = bench_reindex.write_project(repo, files=6)
+    data_dir = tmp_path / "data"
+    ws = Workspace(_settings(data_dir, model_cache_dir)).open()
+    try:
+        ingest(ws, project_path=str(repo))
+        git(repo, "remote", "add", "origin", "https://github.com/acme/under-load.git")
+        ctx = ws.project(repo)
+        assert ctx.physical is not None and len(ctx.names) == 2
+        old = ctx.physical
+    finally:
+        ws.close()
+    ident = detect_identity(repo)
+    names = {"old": ident.path_name, "new": str(ident.remote_name)}
+    for key, value in {"WQM_DATA_DIR": str(data_dir), "WQM_CACHE_DIR": str(model_cache_dir),
+                       "WQM_SERVICE": "auto", "WQM_RECIPE_TAG": TAG, "WQM_WATCH": "1"}.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings.from_env()
+    served.append(settings)
+    figures = bench_reindex.scenario(settings, repo, names, old, clients=4, notes=24, edits=6,
+                                     pause_s=0.05, timeout_s=150)
+
+    searches = figures["searches"]
+    assert searches["failed"] == 0, searches["first_errors"]
+    assert searches["empty"] == 0 and searches["mixed"] == 0 and searches["back_to_old"] == 0
+    assert len(searches["recipes_seen"]) == 2 and searches["during_rebuild"] > 0
+    assert searches["old_name"] > 0 and searches["new_name"] > 0
+    assert figures["writer_error"] is None
+    assert figures["notes"]["during_build"] > 0 and figures["edits"]["during_build"] > 0, figures
+    assert figures["edits"]["searchable_s_after_switch"] is not None, "an edit never arrived"
+    attach = figures["attach"]
+    assert attach["called_during"] and attach["error"] is None, attach
+    assert attach["new_collection"] == figures["new_collection"]
+
+    writes = figures["raw"]["writes"]
+    ws = Workspace(_settings(data_dir, model_cache_dir, recipe_tag=TAG)).open()
+    try:
+        new = serving(ws, list(names.values()))
+        assert new == figures["new_collection"] != old
+        recipe = ws.models.current().id
+        for name in names.values():
+            assert check_whole(ws, name, texts, {n["id"] for n in writes["notes"]}) == recipe
+        held = indexed_files(ws, names["new"])
+        for item in writes["edits"]:
+            assert set(held[item["path"]].counts) == {(item["sha256"], recipe)}, item
+        states = {c.physical: c.state for c in IndexRegistry(ws.state).collections()}
+        assert states == {old: RETIRED, new: LIVE}  # one rebuild: the second call attached
+    finally:
+        ws.close()

@@ -16,7 +16,7 @@ import os
 from ..core.errors import WqmError
 from ..core.index_registry import BUILDING, IndexRegistry
 from .rebuild import gc, settle_collections
-from .sync import project_job, rebuild_job
+from .sync import project_job, rebuild_job, running_rebuild
 from .watcher import Watcher
 from .workspace import Workspace
 
@@ -88,6 +88,10 @@ class IndexKeeper:
             return
         if ctx.physical is None or str(ctx.root) != root:
             return  # no index of the project now at that folder: nothing to keep
+        if paths is None and running_rebuild(self.ws, root) is not None:
+            # The rebuild reads every file again anyway. A sync job waiting for it would
+            # only make the project look "being indexed" (and its answers partial) meanwhile.
+            return
         project_job(self.ws, ctx, only=paths, kind="sync")
 
 
