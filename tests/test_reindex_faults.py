@@ -316,6 +316,30 @@ def test_doctor_fix_removes_a_leftover_and_a_newer_recipe_discards_an_older_buil
         ws.close()
 
 
+def test_undo_and_redo_of_a_rebuild_keep_the_notes_stored_since(
+    template: Template, tmp_path: Path, model_cache_dir: Path
+) -> None:
+    data_dir = _copy(template, tmp_path)
+    ws = Workspace(_settings(data_dir, model_cache_dir, recipe_tag=TAG)).open()
+    try:
+        new = reindex(ws, project_path=str(template.repo))["new_collection"]
+        after_switch = store_note(ws, "Backups run at noon.", project_path=str(template.repo))
+        alias_ops.undo(ws, str(template.repo))
+        assert serving(ws, template.names) == template.old
+        notes = template.notes | {after_switch["id"]}
+        for name in template.names:
+            assert check_whole(ws, name, template.files, notes) == template.old_recipe
+        after_undo = store_note(ws, "Releases are tagged on Fridays.",
+                                project_path=str(template.repo))
+        alias_ops.undo(ws, str(template.repo))  # redo: the rebuilt index is back
+        assert serving(ws, template.names) == new
+        for name in template.names:
+            assert check_whole(ws, name, template.files, notes | {after_undo["id"]}) \
+                == ws.models.current().id
+    finally:
+        ws.close()
+
+
 # -- refused before anything is built ------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from ..workspace.rebuild import (
     discard_build,
     megabytes,
     settle_collections,
+    undo_switch,
     unfinished_builds,
 )
 from ..workspace.sync import running_rebuild
@@ -310,11 +311,11 @@ def undo(
     change, steps, owner = chosen.to_dict(), _undo_steps(chosen), _owner(ws, chosen)
     if dry_run:
         return {"change": change, "steps": steps, "status": "dry_run", "project": owner}
-    # Undoing a rebuild (or redoing one) leaves the index it leaves behind nameless but
-    # recorded and kept (retired, for undo and gc): that is not data lost, so no force needed.
-    whole = _switches_a_rebuild(ws, chosen)
-    record = ws.aliases.undo_sync(actor=actor, force=force or whole, change_id=chosen.id)
-    settle_collections(ws)  # an undone rebuild makes the old index live again
+    if _switches_a_rebuild(ws, chosen):
+        record = undo_switch(ws, chosen, actor)  # carries the notes stored since the switch
+    else:
+        record = ws.aliases.undo_sync(actor=actor, force=force, change_id=chosen.id)
+        settle_collections(ws)
     return {"change": change, "steps": steps, "status": "undone", "project": owner,
             "undo_change": record.to_dict()}
 

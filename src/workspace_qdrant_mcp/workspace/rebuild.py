@@ -54,6 +54,7 @@ from ..core.identity import detect_identity
 from ..core.index_registry import BUILDING, LIVE, CollectionRecord, IndexRegistry
 from ..core.naming import is_opaque_physical_name, new_physical_name
 from ..core.recipe import IndexRecipe
+from ..core.state import ChangeRecord
 from .gates import write_gate
 from .indexer import Indexed, Indexer, Progress, indexed_files
 from .models import embedding_text
@@ -232,42 +233,7 @@ class Rebuild:
         return reports[0]
 
     def _copy_notes(self, new: str) -> int:
-        """Copy the old collection's notes missing in the new one, re-embedded."""
-        have = {str(r.id) for r in _scroll(self.ws, new, _notes())}
-        copied = 0
-        batch: list[qm.Record] = []
-        for record in _scroll(self.ws, self.old, _notes(), with_payload=True):
-            if str(record.id) not in have:
-                batch.append(record)
-            if len(batch) >= NOTE_PAGE:
-                copied += self._write_notes(new, batch)
-                batch = []
-        if batch:
-            copied += self._write_notes(new, batch)
-        if copied:
-            log.info("copied %d note chunks into %s", copied, new)
-        return copied
-
-    def _write_notes(self, new: str, records: list[qm.Record]) -> int:
-        texts = []
-        for record in records:
-            payload = record.payload or {}
-            header = str(payload.get("title") or payload.get("path") or "")
-            texts.append(embedding_text(header, str(payload.get("content", ""))))
-        dense = self.ws.models.embed_dense(self.recipe, texts)
-        sparse = self.ws.models.sparse(self.recipe).embed_documents(texts)
-        points = [
-            qm.PointStruct(id=str(record.id), vector={
-                schema.DENSE_VECTOR: dense[i],
-                schema.SPARSE_VECTOR: qm.SparseVector(indices=list(sparse[i].indices),
-                                                      values=list(sparse[i].values))},
-                payload={**(record.payload or {}), "recipe": self.recipe.id})
-            for i, record in enumerate(records)
-        ]
-        client = self.ws.client
-        store.call(client, f"copy notes into {new}",
-                   lambda: client.upsert(new, points=points, wait=True))
-        return len(points)
+        return copy_notes(self.ws, self.old, new, self.recipe)
 
     def _verify(self, new: str) -> None:
         """Refuse to switch unless the new collection holds everything, complete, and answers."""
@@ -324,6 +290,79 @@ class Rebuild:
                       "new_collection": new, "recipe": self.recipe.id},
         )
         return {"names": names, "change_id": record.id if record else None}
+
+
+def copy_notes(ws: Workspace, source: str, target: str, recipe: IndexRecipe) -> int:
+    """Copy the notes of ``source`` missing in ``target``, re-embedded under ``recipe``.
+
+    Notes are the one thing files cannot give back, so every move of a project's
+    names between two collections carries them (a rebuild, and an undo of one).
+    """
+    have = {str(r.id) for r in _scroll(ws, target, _notes())}
+    copied = 0
+    batch: list[qm.Record] = []
+    for record in _scroll(ws, source, _notes(), with_payload=True):
+        if str(record.id) not in have:
+            batch.append(record)
+        if len(batch) >= NOTE_PAGE:
+            copied += _write_notes(ws, target, recipe, batch)
+            batch = []
+    if batch:
+        copied += _write_notes(ws, target, recipe, batch)
+    if copied:
+        log.info("copied %d note chunks from %s into %s", copied, source, target)
+    return copied
+
+
+def _write_notes(ws: Workspace, target: str, recipe: IndexRecipe, records: list[qm.Record]
+                 ) -> int:
+    texts = []
+    for record in records:
+        payload = record.payload or {}
+        header = str(payload.get("title") or payload.get("path") or "")
+        texts.append(embedding_text(header, str(payload.get("content", ""))))
+    dense = ws.models.embed_dense(recipe, texts)
+    sparse = ws.models.sparse(recipe).embed_documents(texts)
+    points = [
+        qm.PointStruct(id=str(record.id), vector={
+            schema.DENSE_VECTOR: dense[i],
+            schema.SPARSE_VECTOR: qm.SparseVector(indices=list(sparse[i].indices),
+                                                  values=list(sparse[i].values))},
+            payload={**(record.payload or {}), "recipe": recipe.id})
+        for i, record in enumerate(records)
+    ]
+    client = ws.client
+    store.call(client, f"copy notes into {target}",
+               lambda: client.upsert(target, points=points, wait=True))
+    return len(points)
+
+
+def undo_switch(ws: Workspace, change: ChangeRecord, actor: str) -> ChangeRecord:
+    """Undo (or redo) a rebuild's switch without losing a note stored since.
+
+    Notes stored after the switch exist only in the collection the names now
+    leave. Behind that collection's write gate (no note can land there any
+    more), they are copied into the collection the names go back to, then the
+    names move in one step; a note waiting at the gate goes to its new target.
+    The collection left behind stays recorded and kept (retired), so no force
+    is needed to leave it nameless.
+    """
+    leaving = sorted({str(op["after"]) for op in change.operations if op.get("after")})
+    arriving = sorted({str(op["before"]) for op in change.operations if op.get("before")})
+    registry = IndexRegistry(ws.state)
+    with contextlib.ExitStack() as gates:
+        for physical in leaving:
+            gates.enter_context(write_gate(physical))
+        existing = store.collection_names(ws.client)
+        for target in arriving:
+            record = registry.collection(target)
+            recipe = record.recipe if record and record.recipe else ws.models.current()
+            for source in leaving:
+                if source in existing and target in existing:
+                    copy_notes(ws, source, target, recipe)
+        undone = ws.aliases.undo_sync(actor=actor, force=True, change_id=change.id)
+        settle_collections(ws)
+    return undone
 
 
 def retire(ws: Workspace, old: str, new: str) -> None:
@@ -458,5 +497,6 @@ def locate(ws: Workspace, root: str) -> ProjectContext:
     return locate_project(ws.aliases, detect_identity(Path(root)))
 
 
-__all__ = ["Rebuild", "RebuildRefused", "check_recipe", "check_space", "discard_build", "gc",
-           "megabytes", "retire", "settle_collections", "unfinished_builds"]
+__all__ = ["Rebuild", "RebuildRefused", "check_recipe", "check_space", "copy_notes",
+           "discard_build", "gc", "megabytes", "retire", "settle_collections", "undo_switch",
+           "unfinished_builds"]
