@@ -12,7 +12,8 @@ chunks per file: real files, real syntax chunker, real dense and BM25 models):
    based, new name: remote based) and the workspace service is started under
    yet another recipe: its keeper rebuilds the index in the background, as
    after an upgrade. Meanwhile 4 client threads (one service connection each)
-   search back to back through both names; a writer stores notes and edits
+   search through both names, each pausing ``--pause`` seconds (0.2) between
+   two searches, so that the rebuild is not starved of the two cores; a writer stores notes and edits
    files (appending a function with a unique word) while the rebuild runs; a
    sixth connection calls ``reindex`` and must attach to the running rebuild.
    Counted: failed and empty searches, result sets mixing recipes, clients that
@@ -240,12 +241,14 @@ def _attacher(settings: Any, repo: Path, watch: Watch, out: dict[str, Any]) -> N
 
 
 def _edits_indexed(settings: Any, names: dict[str, str], edits: list[dict[str, Any]],
-                   timeout_s: float) -> float | None:
-    """Seconds after the switch until every edit is searchable (None: not within timeout)."""
+                   timeout_s: float) -> tuple[int, float | None]:
+    """Edits searchable at the first look after the switch, and when the last one was
+    (None: not within ``timeout_s``). Each look is one sparse search per edit."""
     from workspace_qdrant_mcp.backends.service import ServiceBackend
 
     backend = ServiceBackend(settings)
     deadline = time.perf_counter() + timeout_s
+    first: int | None = None
     try:
         waiting = list(edits)
         while waiting and time.perf_counter() < deadline:
@@ -255,10 +258,12 @@ def _edits_indexed(settings: Any, names: dict[str, str], edits: list[dict[str, A
                                      mode="sparse", limit=1, path_glob=item["path"])["results"]
                 if not found or item["token"] not in found[0]["payload"].get("content", ""):
                     still.append(item)
+            if first is None:
+                first = len(edits) - len(still)
             waiting = still
             if waiting:
                 time.sleep(0.5)
-        return None if waiting else time.perf_counter()
+        return (first or 0), (None if waiting else time.perf_counter())
     finally:
         backend.close()
 
@@ -295,7 +300,7 @@ def scenario(settings: Any, repo: Path, names: dict[str, str], old: str, *, clie
                                f"(phases seen: {watch.phases}; {errors[-3:]})")
         writer.join(timeout_s)
         attacher.join(timeout_s)
-        edits_at = _edits_indexed(settings, names, writes["edits"], 120.0)
+        edits_first, edits_at = _edits_indexed(settings, names, writes["edits"], 120.0)
         time.sleep(0.5)  # a few more searches on the new index
     finally:
         watch.stop.set()
@@ -315,7 +320,8 @@ def scenario(settings: Any, repo: Path, names: dict[str, str], old: str, *, clie
                   "during_build": sum(1 for n in writes["notes"] if n["during"])},
         "edits": {"made": len(writes["edits"]),
                   "during_build": sum(1 for e in writes["edits"] if e["during"]),
-                  "searchable_s_after_switch": None if edits_at is None
+                  "present_at_first_look": edits_first,
+                  "all_searchable_s_after_switch": None if edits_at is None
                   else round(max(0.0, edits_at - switched_at), 2)},
         "writer_error": writes.get("error"),
         "attach": {"called_during": attached.get("called_during", False),
@@ -365,7 +371,12 @@ def _search_figures(flat: list[Search], switched_at: float) -> dict[str, Any]:
 
 
 def build_rate(data_dir: Path, repo: Path, cache_dir: Path | None) -> dict[str, Any]:
-    """``ingest`` then ``reindex`` (new recipe) of ``repo`` in this process, model warm."""
+    """``ingest`` then ``reindex`` (new recipe) of ``repo`` in this process, model warm.
+
+    Wall time and this process's CPU time (all threads) of each: on a shared machine
+    the CPU time is the steadier figure, since other processes stretch the wall time.
+    The rebuild's time per phase comes from its progress events.
+    """
     from workspace_qdrant_mcp.config import Settings
     from workspace_qdrant_mcp.ops.ingest import ingest
     from workspace_qdrant_mcp.ops.reindex import reindex
@@ -374,31 +385,53 @@ def build_rate(data_dir: Path, repo: Path, cache_dir: Path | None) -> dict[str, 
 
     base = Settings.from_env(data_dir=data_dir, service="off", watch=False,
                              **({"cache_dir": cache_dir} if cache_dir else {}))
+    load_before = figure_load()
     ws = Workspace(base).open()
     try:
         ws.models.embed_dense(ws.models.current(), ["warm up"])
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = ingest(ws, project_path=str(repo))
-        ingest_s = time.perf_counter() - started
+        ingest_s, ingest_cpu = time.perf_counter() - wall, time.process_time() - cpu
         chunks = int(result["chunks_written"])
         old = ws.project(repo).physical
     finally:
         ws.close()
+    phases: dict[str, float] = {}
+    current = ["checks", time.perf_counter()]
+
+    def progress(event: dict[str, Any]) -> None:
+        phase = event.get("phase")
+        if phase in ("building", "catching up", "verifying", "switching", "retiring"):
+            now = time.perf_counter()
+            phases[str(current[0])] = round(now - float(current[1]), 2)
+            current[:] = [phase, now]
+
     tagged = Workspace(base.with_overrides(recipe_tag="bench-rate")).open()
     try:
         tagged.models.embed_dense(tagged.models.current(), ["warm up"])
-        started = time.perf_counter()
-        rebuilt = reindex(tagged, project_path=str(repo))
-        reindex_s = time.perf_counter() - started
+        wall, cpu = time.perf_counter(), time.process_time()
+        current[1] = wall
+        rebuilt = reindex(tagged, project_path=str(repo), progress=progress)
+        reindex_s, reindex_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        phases[str(current[0])] = round(time.perf_counter() - float(current[1]), 2)
         points = workspace_status(tagged, str(repo))["points"]
     finally:
         tagged.close()
     return {"chunks": chunks, "points_after_rebuild": points, "old_collection": old,
             "new_collection": rebuilt["new_collection"],
             "ingest_s": round(ingest_s, 1), "reindex_s": round(reindex_s, 1),
+            "ingest_cpu_s": round(ingest_cpu, 1), "reindex_cpu_s": round(reindex_cpu, 1),
             "ingest_chunks_per_s": round(chunks / ingest_s, 1),
             "reindex_chunks_per_s": round(chunks / reindex_s, 1),
-            "reindex_over_ingest_rate": round(ingest_s / reindex_s, 3)}
+            "reindex_over_ingest_rate": round(ingest_s / reindex_s, 3),
+            "reindex_over_ingest_rate_cpu": round(ingest_cpu / reindex_cpu, 3),
+            "reindex_phases_s": phases,
+            "loadavg_before_after": [load_before, figure_load()]}
+
+
+def figure_load() -> float:
+    """The 1-minute load average (the machine is shared: it says how busy it was)."""
+    return round(os.getloadavg()[0], 2)
 
 
 # ----------------------------------------------------------------------------- switch time
@@ -446,7 +479,8 @@ def switch_times(base: Path, sizes: list[int], reps: int) -> list[dict[str, Any]
 
 
 def main(quick: bool = False, chunks: int | None = None, sizes: list[int] | None = None,
-         reps: int = 5, notes: int = 200, edits: int = 50, clients: int = 4) -> dict[str, Any]:
+         reps: int = 5, notes: int = 200, edits: int = 50, clients: int = 4,
+         pause_s: float = 0.2) -> dict[str, Any]:
     """All three parts; the figures."""
     from workspace_qdrant_mcp.config import Settings
     from workspace_qdrant_mcp.core.identity import detect_identity
@@ -454,7 +488,12 @@ def main(quick: bool = False, chunks: int | None = None, sizes: list[int] | None
     chunks = chunks or (2_000 if quick else 10_000)
     sizes = sizes or ([1_000, 10_000] if quick else [1_000, 10_000, 100_000])
     files = max(1, chunks // CHUNKS_PER_FILE)
-    figures: dict[str, Any] = {"machine": machine(), "files": files}
+    figures: dict[str, Any] = {"machine": machine(), "files": files, "command": (
+        "python bench/bench_reindex.py" + (" --quick" if quick else "")
+        + (f" --chunks {chunks}" if chunks not in (2_000, 10_000) else "")
+        + (f" --notes {notes}" if notes != 200 else "")
+        + (f" --edits {edits}" if edits != 50 else "")
+        + (f" --pause {pause_s}" if pause_s != 0.2 else ""))}
     saved = {k: os.environ.get(k) for k in ("WQM_DATA_DIR", "WQM_SERVICE", "WQM_RECIPE_TAG",
                                             "WQM_WATCH", "WQM_AUTO_REINDEX", "WQM_FAULT_POINT")}
     with tempfile.TemporaryDirectory(prefix="wqm-bench-reindex-") as tmp:
@@ -487,7 +526,7 @@ def main(quick: bool = False, chunks: int | None = None, sizes: list[int] | None
             settings = Settings.from_env()
             say(f"rebuild under load: {clients} clients, {notes} notes, {edits} edits ...")
             loaded = scenario(settings, repo, names, old, clients=clients, notes=notes,
-                              edits=edits)
+                              edits=edits, pause_s=pause_s)
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -504,6 +543,85 @@ def main(quick: bool = False, chunks: int | None = None, sizes: list[int] | None
     return figures
 
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+DOC_START, DOC_END = "<!-- reindex:start -->", "<!-- reindex:end -->"
+
+
+def render(figures: dict[str, Any], command: str) -> str:
+    """The "Zero-downtime reindex" section of BENCHMARKS.md."""
+    b, load = figures["build"], figures["load"]
+    s, m = load["searches"], figures["machine"]
+    lat_d, lat_a = s["latency_during"], s["latency_after"]
+    rows = [
+        "| figure | value | note |", "|---|---|---|",
+        (f"| searches during the rebuild: failed / empty / mixed | {s['failed']} / {s['empty']} / "
+         f"{s['mixed']} (of {s['during_rebuild']:,}; {s['queries']:,} in all) | expect 0 / 0 / 0;"
+         f" mixed = a result set holding points of two recipes |"),
+        (f"| clients back on the old index after seeing the new | {s['back_to_old']} | "
+         f"{load['clients']} clients, names alternated: old {s['old_name']:,} / new "
+         f"{s['new_name']:,} queries |"),
+        (f"| search p50 / p99 during the rebuild | {lat_d.get('p50_ms')} ms / "
+         f"{lat_d.get('p99_ms')} ms | after the switch: {lat_a.get('p50_ms')} ms / "
+         f"{lat_a.get('p99_ms')} ms |"),
+        (f"| notes stored during the build, present after | {load['notes']['during_build']} of "
+         f"{load['notes']['stored']}, all present | stored while the old index served |"),
+        (f"| files edited during the build, present after | {load['edits']['during_build']} of "
+         f"{load['edits']['made']}; {load['edits']['present_at_first_look']} searchable at the "
+         f"first look after the switch, all after "
+         f"{load['edits']['all_searchable_s_after_switch']} s | an edit saved after the last "
+         "catch-up read its file arrives by the watcher, right after the switch; a look is one "
+         "search per edit |"),
+        (f"| second `reindex` during the rebuild | attached: "
+         f"{load['attach']['new_collection'] == load['new_collection']} | same collection and "
+         f"change as the running rebuild |"),
+        (f"| rebuild under load | {load['rebuild_seconds']} s | {b['chunks']:,} chunks, while "
+         f"the clients searched |"),
+        (f"| build rate: `ingest` / `reindex` | {b['ingest_chunks_per_s']} / "
+         f"{b['reindex_chunks_per_s']} chunks/s (wall) | rate ratio reindex/ingest "
+         f"{b['reindex_over_ingest_rate']} by wall time, "
+         f"{b.get('reindex_over_ingest_rate_cpu')} by CPU time of the process; same process, "
+         "model warm, nothing else of ours running |"),
+        ("| rebuild phases (quiet) | "
+         + ", ".join(f"{k} {v} s" for k, v in b.get("reindex_phases_s", {}).items())
+         + " | the catch-up rounds and the checks are what a rebuild adds to an ingest |"),
+    ]
+    switch = ["| points per collection | switch ms (median) | max ms | repetitions |",
+              "|---:|---:|---:|---:|"]
+    switch += [f"| {r['points']:,} | {r['switch_ms']} | {r['max_ms']} | {r['reps']} |"
+               for r in figures["switch"]]
+    return "\n".join([
+        DOC_START, "## Zero-downtime reindex", "",
+        (f"`bench/bench_reindex.py` on a project of {figures['files']} synthetic Python files "
+         f"({b['chunks']:,} chunks: real files, syntax chunker, dense and BM25 models). The "
+         "project is indexed by `ingest`, rebuilt by `reindex` under a new recipe "
+         "(`WQM_RECIPE_TAG`, as a release changing the chunker would), then gains a git remote "
+         "(old name: path based, new: remote based) and the workspace service is started under "
+         "another recipe, so its keeper rebuilds the index in the background, as after an "
+         f"upgrade. Meanwhile {load['clients']} client threads (one service connection each) "
+         f"search through both names (each pausing {load['pause_s']} s between two searches), "
+         "a writer stores notes and edits files, and a sixth connection calls `reindex`. "
+         "Shared machine (2 cores, other sessions running: load average "
+         f"{m['loadavg']} at the start): read the ratios, not the absolute times."), "",
+        "```sh", command, "```", "", *rows, "",
+        ("Switch time against size: two collections of N synthetic points each (random dense "
+         "vectors, real BM25, full payloads), two names moved from one to the other and back by "
+         "the call a rebuild's switch makes (`AliasManager.switch_sync`, kind `reindex`, "
+         f"compare-and-swap on each name). Spread max/min of the medians: "
+         f"{figures['switch_spread']}."), "", *switch, "", DOC_END])
+
+
+def write_docs(section: str, doc: Path = DOC) -> None:
+    """Replace (or add, before "Per bench") the section in BENCHMARKS.md; the rest stays."""
+    text = doc.read_text() if doc.exists() else ""
+    if DOC_START in text and DOC_END in text:
+        head, rest = text.split(DOC_START, 1)
+        text = head + section + rest.split(DOC_END, 1)[1]
+    else:
+        head, sep, tail = text.partition("\n## Per bench")
+        text = head.rstrip("\n") + "\n\n" + section + "\n" + (sep + tail if sep else "")
+    doc.write_text(text)
+
+
 def _print(figures: dict[str, Any]) -> None:
     b, load = figures["build"], figures["load"]
     s = load["searches"]
@@ -517,7 +635,8 @@ def _print(figures: dict[str, Any]) -> None:
           f"{s['latency_after'].get('p50_ms')} ms")
     print(f"writes: {load['notes']['stored']} notes ({load['notes']['during_build']} during the "
           f"build), {load['edits']['made']} edits ({load['edits']['during_build']} during); "
-          f"edits searchable {load['edits']['searchable_s_after_switch']} s after the switch; "
+          f"edits present at the first look {load['edits']['present_at_first_look']}, all after "
+          f"{load['edits']['all_searchable_s_after_switch']} s; "
           f"second reindex attached: {load['attach']}")
     for row in figures["switch"]:
         print(f"switch at {row['points']:>7,} points: {row['switch_ms']} ms (max {row['max_ms']})")
@@ -530,7 +649,21 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=lambda text: [int(x) for x in text.split(",")])
     parser.add_argument("--notes", type=int, default=200)
     parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--pause", type=float, default=0.2,
+                        help="seconds each client waits between two searches")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--save-json", type=Path, help="also keep the figures here")
+    parser.add_argument("--from-json", type=Path, help="render saved figures, run nothing")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="put the section 'Zero-downtime reindex' into docs/BENCHMARKS.md")
     args = parser.parse_args()
-    result = main(args.quick, args.chunks, args.sizes, notes=args.notes, edits=args.edits)
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+    else:
+        result = main(args.quick, args.chunks, args.sizes, notes=args.notes, edits=args.edits,
+                      pause_s=args.pause)
+    if args.save_json:
+        args.save_json.write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=2, default=str)) if args.json else _print(result)
+    if args.write_docs:
+        write_docs(render(result, result.get("command", "python bench/bench_reindex.py")))

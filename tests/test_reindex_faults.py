@@ -556,7 +556,7 @@ def test_searches_and_writes_during_an_upgrade_rebuild(
     assert searches["old_name"] > 0 and searches["new_name"] > 0
     assert figures["writer_error"] is None
     assert figures["notes"]["during_build"] > 0 and figures["edits"]["during_build"] > 0, figures
-    assert figures["edits"]["searchable_s_after_switch"] is not None, "an edit never arrived"
+    assert figures["edits"]["all_searchable_s_after_switch"] is not None, "an edit never arrived"
     attach = figures["attach"]
     assert attach["called_during"] and attach["error"] is None, attach
     assert attach["new_collection"] == figures["new_collection"]

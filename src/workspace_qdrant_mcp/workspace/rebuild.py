@@ -6,31 +6,40 @@ migrations, one mechanism"):
 1. **build**: a new physical collection, recorded first as ``building`` (so a
    crash leaves a record, not an unknown collection) and reachable by no name,
    is filled from the project's files with the target recipe by the same
-   ``Indexer`` a normal sync uses (keywords, then meaning), then every note is
-   copied over, re-embedded from its stored text. Meanwhile every name keeps
+   ``Indexer`` a normal sync uses (keywords, then meaning): every checkout that
+   indexed into the old collection (two clones of one remote share it), then
+   every note, re-embedded from its stored text. Meanwhile every name keeps
    serving the old collection: searches, notes and syncs go on as usual.
 2. **catch up**: writes made during the build reach the new collection by
-   *replaying their sources*, not by dual writes: the checkout is synced again
-   into the new collection (incremental by content hash: only files changed
-   since) and notes missing there are copied. Files and the old collection's
-   notes are the record of every change, so nothing needs logging twice. The
-   last round runs behind the project's write gate: the project's syncs wait
-   and ``store_note`` waits, so no write can land in the old collection after
-   the final catch-up and before the switch (a write racing the switch simply
-   waits a few hundred milliseconds, then goes to the new collection by name).
-3. **verify**: every file the checkout indexed is there, complete; every note;
+   *replaying their sources*, not by dual writes: the checkouts are synced
+   again into the new collection (incremental by content hash: only files
+   changed since) and notes missing there are copied. Files and the old
+   collection's notes are the record of every change, so nothing needs
+   logging twice. The last round runs behind the old collection's write gate
+   (``gates.py``): every sync batch and note written to it waits, so no write
+   can land there after the final catch-up and before the switch (a write
+   racing the switch waits, then goes to the new collection by name). A file
+   saved after the last round read it is synced into the new collection right
+   after the switch (a follow-up of the rebuild's job, ``sync.py``).
+3. **verify**: every file each checkout indexed is there, complete; every note;
    a few probe queries answer. Otherwise the switch is refused, saying why.
 4. **switch**: ONE alias call moves every name of the project to the new
    collection, each with a compare-and-swap precondition on its current target
-   (kind ``reindex``: logged, and undone by ``wqm project undo`` in one call).
-5. **retire**: the old collection is kept, ``retired``, for the undo window;
+   (kind ``reindex``: logged, and undone by ``wqm project undo`` in one call,
+   which first carries over the notes stored since: ``undo_switch``).
+5. **retire**: still behind the gate, one registry transaction records the
+   new collection live, the old one ``retired`` and the project's record moved
+   (``IndexRegistry.replace``). The old collection is kept for the undo window;
    ``wqm gc`` (or the retention period) removes it once no name reaches it.
 
-A crash anywhere leaves the old collection serving: before the switch no name
-reaches the new one; the switch is an alias change settled by the intent
-protocol; after it, retiring is idempotent. The next service start resumes a
-``building`` collection (the sync into it is incremental) and finishes the
-bookkeeping of one that a name already reaches.
+A crash anywhere leaves one collection serving every name: before the switch
+no name reaches the new one; the switch is an alias change settled by the
+intent protocol; after it, recording it is idempotent and done by whoever sees
+it first (the service at start, ``reindex``, ``doctor``, or the next write,
+which finds the names on a collection its project is not recorded at yet). A
+``building`` collection is resumed by the service at start or by ``reindex``
+(the sync into it is incremental), discarded by the project's next rebuild if
+it was of another recipe, and reported by ``doctor`` (``--fix`` removes it).
 """
 
 from __future__ import annotations
