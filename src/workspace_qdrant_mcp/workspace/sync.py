@@ -103,6 +103,9 @@ def rebuild_job(ws: Workspace, ctx: ProjectContext, recipe: IndexRecipe | None =
             fresh = ws.project(root, auto_migrate=False)
             return Rebuild(ws, fresh, target, progress).run()
 
+    running = ws.jobs.get(rebuild_key(root))
+    if running is not None and running.running and running.state.kind != "reindex":
+        running.join()  # the sync queued behind the last rebuild (a few files): let it end
     return ws.jobs.start(rebuild_key(root), "reindex", work)
 
 
