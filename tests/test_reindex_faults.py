@@ -10,9 +10,17 @@ service is started on it (its keeper resumes or finishes the rebuild): at
 every moment some collection serves every name, from points of one recipe,
 holding every file and note.
 
+Also here: the service itself killed mid-rebuild; leftovers reported by
+``doctor``, resumed by ``reindex``, removed by ``--fix``, discarded by a build
+of another recipe; undo and redo keeping notes stored since; a disk too small,
+a model that cannot load; a second ``reindex`` attaching; two clones sharing a
+collection; and the concurrency scenario of ``bench/bench_reindex.py`` at a
+small size (4 clients searching through both names while the service's keeper
+rebuilds after an upgrade, notes and edits meanwhile, a second reindex).
+
 Nothing is mocked: real embedded Qdrant, real SQLite, real git, real
-processes. The one thing made up is the disk: a tmpfs of a few MB mounted
-for the test (root only), filled with a real file.
+processes. The disk that is too small is real too: a 32 MB tmpfs mounted for
+the test (root only, else skipped), filled with a real file.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ import pytest
 
 from _reindex_support import check_whole, project_files, serving
 
+# The concurrency test is the benchmark's scenario at a small size.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import bench_reindex  # noqa: E402 - the concurrency scenario is the benchmark's, at a small size
+import bench_reindex
 from conftest import GIT_ENV, git
 from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
 from workspace_qdrant_mcp.config import Settings
@@ -369,7 +378,11 @@ def _nothing_built(ws: Workspace, before: set[str], template: Template) -> None:
 def test_a_disk_too_small_for_two_copies_is_refused_up_front(
     template: Template, small_disk: Path, model_cache_dir: Path
 ) -> None:
-    from workspace_qdrant_mcp.workspace.rebuild import SPACE_MARGIN, RebuildRefused, collection_bytes
+    from workspace_qdrant_mcp.workspace.rebuild import (
+        SPACE_MARGIN,
+        RebuildRefused,
+        collection_bytes,
+    )
 
     data_dir = small_disk / "data"
     shutil.copytree(template.data_dir, data_dir)
