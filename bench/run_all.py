@@ -317,20 +317,25 @@ def render(results: dict[str, Any]) -> str:
 
 
 QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quality:end -->"
+#: Sections written by benches too long to run here (``--write-docs``), carried over as they are.
+KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->")]
 
 
 def keep_quality_section(document: str, previous: str) -> str:
-    """``document`` with the "Search quality" section of ``previous`` carried over.
+    """``document`` with the sections other benches own carried over from ``previous``.
 
-    ``bench/bench_quality.py --write-docs`` owns that section (its run takes
-    ~10 minutes, so it is not one of the benches run here); it goes back
-    before "Per bench", where that script puts it.
+    ``bench/bench_quality.py --write-docs`` owns "Search quality" (its run takes
+    ~10 minutes) and ``bench/bench_reindex.py --write-docs`` "Zero-downtime
+    reindex" (tens of minutes), so neither is one of the benches run here; each
+    goes back before "Per bench", where its script puts it.
     """
-    if QUALITY_START not in previous or QUALITY_END not in previous:
-        return document
-    section = QUALITY_START + previous.split(QUALITY_START, 1)[1].split(QUALITY_END, 1)[0]
-    head, sep, tail = document.partition("\n## Per bench")
-    return head.rstrip("\n") + "\n\n" + section + QUALITY_END + "\n" + sep + tail
+    for start, end in KEPT_SECTIONS:
+        if start not in previous or end not in previous:
+            continue
+        section = start + previous.split(start, 1)[1].split(end, 1)[0]
+        head, sep, tail = document.partition("\n## Per bench")
+        document = head.rstrip("\n") + "\n\n" + section + end + "\n" + sep + tail
+    return document
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -304,6 +304,15 @@ def doctor(report: DoctorReport, fmt: TextFormat, fix: bool) -> None:
                      else Text("remains", style="red"))
             table.add_row(p["kind"], p["name"], p["detail"], state)
         console.print(table)
+    if fmt is not TextFormat.json and report.get("retired"):
+        kept = _table("Retired indexes (kept for `wqm project undo`; `wqm gc` removes them)")
+        for column in ("Collection", "Project", "Retired", "Size"):
+            kept.add_column(column)
+        for r in safe(report.get("retired", [])):
+            kept.add_row(r["collection"], r["project_root"] or "?",
+                         str(r["retired_at"] or "?")[:16].replace("T", " "),
+                         f"{r['bytes'] / 1e6:,.1f} MB")
+        console.print(kept)
     if report["remaining"]:
         hint = "" if fix else "; `wqm project doctor --fix` repairs what can be repaired"
         notice(f"{report['remaining']} problem(s) remain{hint}.")

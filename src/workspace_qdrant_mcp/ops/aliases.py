@@ -34,11 +34,19 @@ from ..core.errors import (
     WqmError,
 )
 from ..core.identity import detect_identity
-from ..core.index_registry import IndexRegistry
+from ..core.index_registry import RETIRED, IndexRegistry
 from ..core.state import ChangeRecord
 from ..workspace.forget import forget, forgettable, orphans
 from ..workspace.migration import ACTOR_CLI, describe_data
-from ..workspace.rebuild import settle_collections
+from ..workspace.rebuild import (
+    collection_bytes,
+    discard_build,
+    megabytes,
+    settle_collections,
+    undo_switch,
+    unfinished_builds,
+)
+from ..workspace.sync import running_rebuild
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import (
@@ -50,6 +58,7 @@ from .results import (
     ProblemRow,
     RemoveResult,
     RequestOutcome,
+    RetiredIndex,
     StaleAlias,
     SwitchedAlias,
     SwitchResult,
@@ -356,11 +365,11 @@ def undo(
     change, steps, owner = chosen.to_dict(), _undo_steps(chosen), _owner(ws, chosen)
     if dry_run:
         return {"change": change, "steps": steps, "status": "dry_run", "project": owner}
-    # Undoing a rebuild (or redoing one) leaves the index it leaves behind nameless but
-    # recorded and kept (retired, for undo and gc): that is not data lost, so no force needed.
-    whole = _switches_a_rebuild(ws, chosen)
-    record = ws.aliases.undo_sync(actor=actor, force=force or whole, change_id=chosen.id)
-    settle_collections(ws)  # an undone rebuild makes the old index live again
+    if _switches_a_rebuild(ws, chosen):
+        record = undo_switch(ws, chosen, actor)  # carries the notes stored since the switch
+    else:
+        record = ws.aliases.undo_sync(actor=actor, force=force, change_id=chosen.id)
+        settle_collections(ws)
     return {"change": change, "steps": steps, "status": "undone", "project": owner,
             "undo_change": record.to_dict()}
 
@@ -417,7 +426,7 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
     report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
-    found += report.problem_rows()
+    found += report.problem_rows() + _rebuild_problems(ws, fix)
     for orphan in orphans(ws):  # data no name reaches: removed only when the user said so
         removed = fix and remove_orphans
         if removed:
@@ -426,7 +435,51 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
         found.append({"kind": "orphaned_data", "name": orphan["collection"],
                       "detail": f"{orphan['points']} points{where} reachable under no name",
                       "fixed": removed})
-    return _report(found)
+    result = _report(found)
+    retired = _retired(ws)
+    if retired:
+        result["retired"] = retired
+    return result
+
+
+def _rebuild_problems(ws: Workspace, fix: bool) -> list[ProblemRow]:
+    """Rebuild bookkeeping a crash cut short (always mended), and unfinished builds.
+
+    An unfinished build that no job works on holds disk space and no name reaches
+    it: `wqm reindex` (or the service, at start) resumes it, ``fix`` removes it.
+    """
+    rows: list[ProblemRow] = [
+        {"kind": "rebuild_unrecorded", "name": physical, "detail": what, "fixed": True}
+        for physical, what in settle_collections(ws)
+    ]
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    for record in unfinished_builds(ws):
+        root = roots.get(record.project_id) if record.project_id is not None else None
+        if root is not None and running_rebuild(ws, root) is not None:
+            continue  # being built right now
+        size = collection_bytes(ws, record.physical)
+        detail = (f"a rebuild of {root or 'a project no longer recorded'} stopped before its "
+                  f"switch ({megabytes(size)}); the names still reach the old index")
+        if fix:
+            discard_build(ws, record.physical)
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical,
+                         "detail": f"{detail}; removed", "fixed": True})
+        else:
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical, "fixed": False,
+                         "detail": f"{detail}; `wqm reindex` resumes it, --fix removes it"})
+    return rows
+
+
+def _retired(ws: Workspace) -> list[RetiredIndex]:
+    """The indexes rebuilds replaced that still exist, with their size on disk."""
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    existing = store.collection_names(ws.client)
+    return [
+        {"collection": c.physical, "retired_at": c.retired_at, "replaced_by": c.replaced_by,
+         "project_root": roots.get(c.project_id) if c.project_id is not None else None,
+         "bytes": collection_bytes(ws, c.physical)}
+        for c in IndexRegistry(ws.state).collections(RETIRED) if c.physical in existing
+    ]
 
 
 def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:

@@ -204,12 +204,23 @@ class UndoResult(TypedDict):
     undo_change: NotRequired[dict[str, Any]]
 
 
+class RetiredIndex(TypedDict):
+    """An index a rebuild replaced, kept for undo until ``gc`` (or its retention) removes it."""
+
+    collection: str
+    project_root: str | None
+    retired_at: str | None
+    replaced_by: str | None
+    bytes: int
+
+
 class DoctorReport(TypedDict):
-    """``doctor``: problems found, fixed and remaining."""
+    """``doctor``: problems found, fixed and remaining (and the retired indexes, if any)."""
 
     ok: bool
     problems: list[ProblemRow]
     remaining: int
+    retired: NotRequired[list[RetiredIndex]]
 
 
 class StaleAlias(AliasRow):
@@ -473,6 +484,7 @@ __all__ = [
     "ReindexResult",
     "RemoveResult",
     "RequestOutcome",
+    "RetiredIndex",
     "Retrieved",
     "RetrievedChunk",
     "SearchHit",

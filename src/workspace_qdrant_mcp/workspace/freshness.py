@@ -76,8 +76,8 @@ def refresh(ws: Workspace, ctx: ProjectContext, paths: set[str]) -> bool:
     job = ws.jobs.get(str(ctx.root))
     busy = job is not None and job.running
     if not busy and len(paths) <= MAX_SYNC_FILES and size <= MAX_SYNC_BYTES:
-        sync_project(ws, ctx, only=set(paths))
-        return True
+        # An index of an older recipe is not written to: its rebuild catches up instead.
+        return not sync_project(ws, ctx, only=set(paths)).get("deferred_to_rebuild")
     project_job(ws, ctx, only=set(paths), kind="sync")
     return False
 

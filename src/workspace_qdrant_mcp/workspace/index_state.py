@@ -35,6 +35,8 @@ def index_state(ws: Workspace, ctx: ProjectContext, name: str | None = None) -> 
     job = ws.jobs.get(str(ctx.root))
     running = job is not None and job.running
     rebuild = ws.jobs.get(f"reindex:{ctx.root}")
+    if rebuild is not None and rebuild.state.kind != "reindex":
+        rebuild = None  # a sync queued behind a rebuild runs under its key
     record = ws.state.project_by_collection(ctx.physical) if ctx.physical else None
     state: dict[str, Any] = {
         "state": NONE,

@@ -141,12 +141,12 @@ class Indexer:
         self.registry = IndexRegistry(ws.state)
         self.chunker = ws.models.chunker(recipe)
         self.report = SyncReport()
-        #: Writes through a project's names hold its write gate, so a rebuild's last
-        #: catch-up and switch see no write land in the old collection meanwhile.
-        self.gate = write_gate(checkout) if route.ctx is not None else contextlib.nullcontext()
+        #: Writes through a project's names hold the gate of its collection, so a rebuild's
+        #: last catch-up and switch see no write land in the old collection meanwhile.
+        self.gate = write_gate(physical) if route.ctx is not None else contextlib.nullcontext()
 
     def _write(self, fn: Callable[[str], Any]) -> Any:
-        """One write through the route, under the project's write gate."""
+        """One write through the route, under the collection's write gate."""
         with self.gate:
             return self.route.run(fn)
 

@@ -15,8 +15,8 @@ import os
 
 from ..core.errors import WqmError
 from ..core.index_registry import BUILDING, IndexRegistry
-from .rebuild import settle_collections
-from .sync import project_job, rebuild_job
+from .rebuild import gc, settle_collections
+from .sync import project_job, rebuild_job, running_rebuild
 from .watcher import Watcher
 from .workspace import Workspace
 
@@ -39,8 +39,12 @@ class IndexKeeper:
 
     def start(self) -> None:
         """Finish interrupted rebuilds, catch up with edits made meanwhile, then watch."""
-        for change in settle_collections(self.ws):
-            log.info("after a restart: %s", change)
+        for physical, change in settle_collections(self.ws):
+            log.info("after a restart: %s: %s", physical, change)
+        # Also here, not only hourly: a service that stops when idle may never run an hour.
+        for removed in gc(self.ws, older_than_days=self.ws.settings.retention_days):
+            log.info("removed %s, retired over %d days ago", removed["collection"],
+                     self.ws.settings.retention_days)
         self._rebuild_outdated()
         if not self.watch:
             return
@@ -84,6 +88,10 @@ class IndexKeeper:
             return
         if ctx.physical is None or str(ctx.root) != root:
             return  # no index of the project now at that folder: nothing to keep
+        if paths is None and running_rebuild(self.ws, root) is not None:
+            # The rebuild reads every file again anyway. A sync job waiting for it would
+            # only make the project look "being indexed" (and its answers partial) meanwhile.
+            return
         project_job(self.ws, ctx, only=paths, kind="sync")
 
 

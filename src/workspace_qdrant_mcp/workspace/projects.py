@@ -269,7 +269,14 @@ def ensure_project_collection(aliases: AliasManager, ctx: ProjectContext) -> Pro
     and record stay (``wqm project doctor`` lists data left with no name).
     """
     if ctx.physical is not None:
-        register_project(aliases.state_manager, ctx)
+        state = aliases.state_manager
+        if state.project_by_collection(ctx.physical) is None:
+            # The names reach a rebuilt collection whose switch was not recorded yet (a
+            # crash, or this write came right after the switch): record it first, so the
+            # project keeps its one record instead of gaining a second.
+            reached = set(store.live_aliases(aliases.qdrant_client).values())
+            IndexRegistry(state).finish_switch(ctx.physical, reached)
+        register_project(state, ctx)
         return ctx
     if ctx.identity.remote_name:
         check_remote_binding(

@@ -9,7 +9,10 @@ project; a second request attaches to it).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from ..core.index_registry import LIVE, IndexRegistry
 from ..core.recipe import IndexRecipe
 from ..ingest import walker
 from .indexer import Indexer, Progress
-from .jobs import Job
+from .jobs import Job, Work
 from .projects import ProjectContext, ensure_project_collection
 from .rebuild import Rebuild
 from .routing import Route
@@ -80,16 +83,49 @@ def collection_recipe(ws: Workspace, physical: str, project_id: int | None) -> I
     return recipe
 
 
+def rebuild_key(root: str) -> str:
+    """The job key of the project's rebuild (apart from its syncs, which go on meanwhile)."""
+    return f"reindex:{root}"
+
+
+def running_rebuild(ws: Workspace, root: str) -> Job | None:
+    """The project's rebuild job while it runs, else None."""
+    job = ws.jobs.get(rebuild_key(root))
+    return job if job is not None and job.running and job.state.kind == "reindex" else None
+
+
 def rebuild_job(ws: Workspace, ctx: ProjectContext, recipe: IndexRecipe | None = None) -> Job:
     """The background job rebuilding the project's index (one per project; joined if running)."""
     root = str(ctx.root)
     target = recipe or ws.models.current()
 
     def work(progress: Progress, _paths: set[str] | None) -> dict[str, Any]:
-        fresh = ws.project(root, auto_migrate=False)
-        return Rebuild(ws, fresh, target, progress).run()
+        with _rebuild_slot(ws, progress):
+            fresh = ws.project(root, auto_migrate=False)
+            return Rebuild(ws, fresh, target, progress).run()
 
-    return ws.jobs.start(f"reindex:{root}", "reindex", work)
+    running = ws.jobs.get(rebuild_key(root))
+    if running is not None and running.running and running.state.kind != "reindex":
+        running.join()  # the sync queued behind the last rebuild (a few files): let it end
+    return ws.jobs.start(rebuild_key(root), "reindex", work)
+
+
+#: One rebuild at a time per process: after an upgrade every project is outdated at once,
+#: and rebuilds side by side would only share the same cores (and hold more memory).
+_REBUILDS = threading.Lock()
+
+
+@contextlib.contextmanager
+def _rebuild_slot(ws: Workspace, progress: Progress) -> Iterator[None]:
+    """Wait (shown as ``queued``) until no other project is being rebuilt."""
+    if not _REBUILDS.acquire(blocking=False):
+        progress({"phase": "queued"})
+        while not _REBUILDS.acquire(timeout=0.5):
+            ws.check_stopping("the rebuild")
+    try:
+        yield
+    finally:
+        _REBUILDS.release()
 
 
 def sync_project(
@@ -116,6 +152,12 @@ def sync_project(
         # Points of another recipe must not be mixed in: bring the index up to date by
         # rebuilding it beside itself (the names keep serving the old one meanwhile).
         if only is not None:
+            if running_rebuild(ws, str(ctx.root)) is not None:
+                # The rebuild's last catch-up may have read these files before they
+                # changed: sync them into the rebuilt index right after it, as a
+                # follow-up of its job (merged with other batches; never a wait here).
+                ws.jobs.queue(rebuild_key(str(ctx.root)), "sync", _sync_work(ws, str(ctx.root)),
+                              only)
             return {"project_root": str(ctx.root), "deferred_to_rebuild": True}
         rebuilt = rebuild_job(ws, ctx).wait(progress)
         return _rebuilt_as_ingest(ctx, rebuilt)
@@ -161,10 +203,8 @@ def _rebuilt_as_ingest(ctx: ProjectContext, rebuilt: dict[str, Any]) -> dict[str
     }
 
 
-def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None,
-                kind: str = "index") -> Job:
-    """The background job indexing the project (a running one is joined, not doubled)."""
-    root = str(ctx.root)
+def _sync_work(ws: Workspace, root: str) -> Work:
+    """A job's work: sync the project at ``root`` (all files, or the paths given)."""
 
     def work(progress: Progress, paths: set[str] | None) -> dict[str, Any]:
         # The project as it is when the job runs. A background job never migrates names:
@@ -172,10 +212,18 @@ def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None
         fresh = ws.project(root, auto_migrate=False)
         return sync_project(ws, fresh, progress, paths)
 
+    return work
+
+
+def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None,
+                kind: str = "index") -> Job:
+    """The background job indexing the project (a running one is joined, not doubled)."""
+    root = str(ctx.root)
+    work = _sync_work(ws, root)
     if only is None:
         return ws.jobs.start(root, kind, work)
     return ws.jobs.queue(root, kind, work, only)
 
 
 __all__ = ["LEGACY_RECIPE", "ProjectTooLarge", "check_size", "collection_recipe", "project_job",
-           "rebuild_job", "sync_project"]
+           "rebuild_job", "rebuild_key", "running_rebuild", "sync_project"]
