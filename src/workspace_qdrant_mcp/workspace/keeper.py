@@ -53,7 +53,10 @@ class IndexKeeper:
             return
         if ctx.physical is None or str(ctx.root) != root:
             return  # no index of the project now at that folder: nothing to keep
-        project_job(self.ws, ctx, only=paths, kind="sync")
+        try:
+            project_job(self.ws, ctx, only=paths, kind="sync")
+        except WqmError as exc:  # e.g. it grew over the size limit: the next project still counts
+            log.warning("not syncing %s: %s", root, exc)
 
 
 __all__ = ["IndexKeeper"]

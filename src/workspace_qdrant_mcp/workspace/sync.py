@@ -67,17 +67,25 @@ def collection_recipe(ws: Workspace, physical: str, project_id: int | None) -> I
     return recipe
 
 
-def sync_project(
-    ws: Workspace, ctx: ProjectContext, progress: Progress | None = None,
-    only: set[str] | None = None,
-) -> dict[str, Any]:
-    """Bring the project's index in step with its files; the ``ingest`` result."""
+def check_indexable(ws: Workspace, ctx: ProjectContext) -> None:
+    """Refuse a project that must not be indexed whole: the file system root, or too big."""
     if ctx.root == Path(ctx.root.anchor):
         raise InvalidArgument(
             f"Refusing to index the whole file system at {ctx.root}; pass a project folder."
         )
-    if ctx.physical is None or only is None:
-        check_size(ws, ctx.root)
+    check_size(ws, ctx.root)
+
+
+def sync_project(
+    ws: Workspace, ctx: ProjectContext, progress: Progress | None = None,
+    only: set[str] | None = None, checked: bool = False,
+) -> dict[str, Any]:
+    """Bring the project's index in step with its files; the ``ingest`` result.
+
+    ``checked``: the caller has just run ``check_indexable`` (one listing spared).
+    """
+    if (ctx.physical is None or only is None) and not checked:
+        check_indexable(ws, ctx)
     ctx = ensure_project_collection(ws.aliases, ctx)
     assert ctx.physical is not None
     recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
@@ -110,18 +118,28 @@ def sync_project(
 
 def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None,
                 kind: str = "index") -> Job:
-    """The background job indexing the project (a running one is joined, not doubled)."""
+    """The background job indexing the project (a running one is joined, not doubled).
+
+    A full index of a project too big (or the file system root) is refused here,
+    in the caller's thread, with the limit's one sentence: a job that failed in
+    the background would leave an ``index`` call looking started.
+    """
     root = str(ctx.root)
+    running = ws.jobs.get(root)
+    checked = only is None and (running is None or not running.running)
+    if checked:
+        check_indexable(ws, ctx)
 
     def work(progress: Progress, paths: set[str] | None) -> dict[str, Any]:
         # The project as it is when the job runs. A background job never migrates names:
         # that is for the commands a person or an assistant runs (and can undo).
         fresh = ws.project(root, auto_migrate=False)
-        return sync_project(ws, fresh, progress, paths)
+        return sync_project(ws, fresh, progress, paths, checked=checked and paths is None)
 
     if only is None:
         return ws.jobs.start(root, kind, work)
     return ws.jobs.queue(root, kind, work, only)
 
 
-__all__ = ["ProjectTooLarge", "check_size", "collection_recipe", "project_job", "sync_project"]
+__all__ = ["ProjectTooLarge", "check_indexable", "check_size", "collection_recipe", "project_job",
+           "sync_project"]
