@@ -88,6 +88,10 @@ def sync_project(
         check_indexable(ws, ctx)
     ctx = ensure_project_collection(ws.aliases, ctx)
     assert ctx.physical is not None
+    if only is None:
+        # A project indexed for the first time (or again) is watched from now on, before its
+        # files are read, so an edit made while they are indexed is not lost.
+        ws.watch_changed()
     recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
     route = Route(ws, ctx.query_name, str(ctx.root), ctx)
     indexer = Indexer(ws, route, ctx.physical, str(ctx.root), recipe,
