@@ -154,7 +154,7 @@ class Indexer:
             self.report.skip_details.append({
                 "path": name, "reason": walker.SKIP_NAME_NOT_UTF8,
                 "detail": "the file name is not valid UTF-8; rename it"})
-        wanted = set(only) if only is not None else None
+        wanted = self._folders_expanded(set(only), listing.files) if only is not None else None
         candidates = listing.files if wanted is None else [p for p in listing.files if p in wanted]
         self.report.files_seen = len(listing.files) + sum(listing.skipped.values())
         self.emit({"phase": "scan", "root": root, "files": len(candidates)})
@@ -180,6 +180,24 @@ class Indexer:
         self.emit({"phase": "done", "files_indexed": self.report.files_indexed,
                    "chunks_written": self.report.chunks_written})
         return self.report
+
+    def _folders_expanded(self, wanted: set[str], listed: list[str]) -> set[str]:
+        """``wanted`` plus every listed or indexed file under a wanted path that is a folder.
+
+        A folder renamed, moved or deleted is one file-system event naming the folder,
+        never its files (and a folder made and filled at once may report only itself),
+        so a wanted path that is no listed file may stand for a whole subtree.
+        """
+        listed_set = set(listed)
+        if wanted <= listed_set:
+            return wanted  # plain file saves: the common case costs nothing more
+        known = listed_set | set(self.registry.files(self.physical, self.checkout))
+        expanded = set(wanted)
+        for path in known - wanted:
+            parts = path.split("/")
+            if any("/".join(parts[:depth]) in wanted for depth in range(1, len(parts))):
+                expanded.add(path)
+        return expanded
 
     def _scan(
         self, candidates: Sequence[str], indexed: dict[str, Indexed],
