@@ -45,6 +45,7 @@ from qdrant_client import models as qm
 from ..core import schema, store
 from ..core.errors import StoreError
 from ..core.index_registry import FileState, IndexRegistry
+from ..core.local_accel import tune_embedded_storage
 from ..core.recipe import IndexRecipe
 from ..core.state import utc_now
 from ..ingest import walker
@@ -147,6 +148,8 @@ class Indexer:
         """Bring the index in step with the files (all, or ``only`` these relative paths)."""
         started = time.perf_counter()
         root = self.checkout
+        # The embedded engine commits each point on its own: without WAL every one is an fsync.
+        self.route.run(lambda name: tune_embedded_storage(self.ws.client, name))
         listing = walker.walk(Path(root))
         self.report.git = listing.git
         self.report.skipped.update(listing.skipped)
