@@ -27,7 +27,8 @@ class IndexKeeper:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.watcher = Watcher(self.watched_roots, self._changed)
-        ws.watch_listeners.append(self.watcher.refresh)
+        ws.watch_listeners.append(self._roots_changed)
+        ws.watching = lambda: self.watcher.watched
 
     def watched_roots(self) -> set[str]:
         """Roots of projects with an index and watching on."""
@@ -35,8 +36,19 @@ class IndexKeeper:
 
     def start(self) -> None:
         """Catch up with edits made while nothing watched, then watch."""
+        self._roots_changed()
+
+    def _roots_changed(self) -> None:
+        """Re-read which projects to watch; catch up with each newly watched one.
+
+        A project whose watching was off (``wqm watch on``), or whose service was
+        not running, may have changed meanwhile: a full sync by content hash finds
+        what did (it reads only files whose size or mtime changed). A project just
+        given its first index is already being synced in full: that job is joined.
+        """
+        before = self.watcher.watched
         self.watcher.refresh()
-        for root in sorted(self.watcher.watched):
+        for root in sorted(self.watcher.watched - before):
             self._changed(root, None)
 
     def stop(self) -> None:
