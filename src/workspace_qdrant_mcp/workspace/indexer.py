@@ -30,7 +30,6 @@ lists the tree once (git decides what is ignored) and reads only those paths.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections import Counter
@@ -405,12 +404,25 @@ class Indexer:
                   for pid, vec in zip(ids, vectors, strict=True)]
         try:
             self._update_vectors(points)
-        except StoreError:  # a point was deleted since (its file changed again): one by one
-            for point in points:
-                with contextlib.suppress(StoreError):  # that point is gone: nothing to fill
-                    self._update_vectors([point])
+        except StoreError:
+            # A point deleted since it was read (its file changed again) fails the whole call:
+            # write the ones that still exist. Any other failure fails again and is raised,
+            # never swallowed (an engine that cannot write vectors must not look complete).
+            alive = self._existing([str(p.id) for p in points])
+            points = [p for p in points if str(p.id) in alive]
+            if points:
+                self._update_vectors(points)
         self.report.chunks_dense += len(points)
-        return len(points)
+        return len(ids)
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are points of the collection now."""
+        client = self.ws.client
+        wanted: list[qm.ExtendedPointId] = list(ids)
+        records = self.route.run(lambda name: store.call(
+            client, f"read chunks of {name}", lambda: client.retrieve(
+                name, ids=wanted, with_payload=False, with_vectors=False)))
+        return {str(r.id) for r in records}
 
     def _update_vectors(self, points: list[qm.PointVectors]) -> None:
         client = self.ws.client
