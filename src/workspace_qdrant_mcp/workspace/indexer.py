@@ -169,7 +169,7 @@ class Indexer:
                    "unchanged": self.report.files_unchanged,
                    "total": len(changed)})
 
-        elsewhere = self.registry.wanted_elsewhere(self.physical, self.checkout)
+        elsewhere = self._kept_elsewhere()
         written = self._keywords(changed, indexed, elsewhere)
         backlog = self._missing_dense() if wanted is None else written
         self._dense(backlog)
@@ -237,6 +237,18 @@ class Indexer:
             changed.append(rel)
         self.registry.put_files(self.physical, self.checkout, refreshed)
         return present, changed
+
+    def _kept_elsewhere(self) -> set[tuple[str, str]]:
+        """(path, content hash) versions other checkouts of the collection still index.
+
+        A checkout whose folder is gone (a project that moved, a clone deleted)
+        holds nothing: its records are dropped, or a file deleted here would keep
+        its chunks forever because the dead checkout once indexed that version.
+        """
+        for checkout in self.registry.checkouts(self.physical):
+            if checkout != self.checkout and not os.path.isdir(checkout):
+                self.registry.drop_checkout(self.physical, checkout)
+        return self.registry.wanted_elsewhere(self.physical, self.checkout)
 
     # -- keywords ---------------------------------------------------------------------------
 
