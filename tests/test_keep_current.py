@@ -698,6 +698,73 @@ def test_watch_off_and_on_and_status(
     assert cli_status(repo)["last_sync_at"] > synced
 
 
+# -- 10. a watched folder that disappears, a project that moves, a .gitignore change ---------
+
+
+async def test_a_vanished_folder_is_dropped_and_a_moved_project_is_watched_at_its_new_path(
+    tmp_path: Path, service: Settings, make_repo: Callable[..., Path]
+) -> None:
+    doomed = make_repo("doomed", {"doomed.md": "# Another repository\n"})  # other root commit
+    mover = make_repo("mover", SAMPLE)
+    write(mover, {"notes/todo.md": "# Todo\n\nShip the orbitword.\n"})  # untracked: ignorable
+    for repo in (doomed, mover):
+        done = run_wqm("ingest", str(repo), "--format", "json")
+        assert done.returncode == 0, done.stderr
+    moved = tmp_path / "moved-here"
+
+    async with mcp_server(tmp_path, project=mover) as server:
+        await until_complete(server)
+        # The folder of one watched project disappears: the other is still followed.
+        subprocess_free_rmtree(doomed)
+        write(mover, {".gitignore": "notes/\n"})  # and a rule change takes effect
+        await until(lambda: _lacks(server, "orbitword", "notes/todo.md", mover), "the .gitignore rule")
+        write(mover, {"notes/todo.md": "# Todo\n\nShip the orbitword now.\n"})
+        write(mover, {".gitignore": ""})
+        await until(lambda: _has(server, "orbitword", "notes/todo.md"), "the rule removed")
+        # Another project starts being watched while this one is edited: no edit is missed.
+        other = make_repo("other", {"other.md": "# Other\n"})
+        for i in range(5):
+            started = run_wqm("ingest", str(other), "--detach") if i == 0 else None
+            assert started is None or started.returncode == 0, started
+            write(mover, {f"notes/n{i}.md": f"# Note\n\ncometword{i}\n"})
+        for i in range(5):
+            await until(lambda i=i: _has(server, f"cometword{i}", f"notes/n{i}.md"), "each edit")
+        await until_complete(server)
+
+    mover.rename(moved)  # the same repository at a new path: update-path's logic applies
+    async with mcp_server(tmp_path, project=moved) as server:
+        found = await server.ok("search", query="balancer", mode="sparse")
+        assert paths_of(found) == ["docs/deploy.md"], found
+        write(moved, {"src/billing.py": "def settle_ledger_galaxyword():\n    return 1\n"})
+        await until(lambda: _has(server, "galaxyword", "src/billing.py"), "an edit after the move")
+        (moved / "docs/deploy.md").unlink()
+
+        async def gone() -> bool:
+            status = await server.ok("workspace_status")
+            return bool(status["files"] == len(on_disk(moved)))
+        await until(gone, "a delete after the move")
+        await until_complete(server)
+    log = (service.data_dir / "run" / "service.log").read_text()
+    assert log.count("the file watch stopped") <= 2, "the vanished folder made the watch loop"
+    stop_service(service)
+    assert_converged(service, moved)
+
+
+def subprocess_free_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
+
+
+async def _has(server: Server, word: str, path: str) -> bool:
+    return path in await found_by(server, word)
+
+
+async def _lacks(server: Server, word: str, path: str, repo: Path) -> bool:
+    status = await server.ok("workspace_status")  # the index itself, not query-time checks
+    return path not in await found_by(server, word) and status["files"] == len(on_disk(repo))
+
+
 # -- the engines: the dense pass's one write -------------------------------------------------
 
 
