@@ -541,6 +541,7 @@ async def test_files_changing_while_indexed_converge_to_what_is_on_disk(
     async with mcp_server(tmp_path, project=repo) as server:
         await server.ok("index")
         version, pending_seen, phases = 0, False, set()
+        late_written, late_found_while_building = False, False
         deadline = time.monotonic() + WAIT
         while True:
             state = await index_state(server)
@@ -549,6 +550,15 @@ async def test_files_changing_while_indexed_converge_to_what_is_on_disk(
             pending_seen = pending_seen or bool(state["pending_paths"])
             if state["state"] == "complete" and not state["pending_paths"]:
                 break
+            if job.get("phase") == "dense" and job.get("kind") == "index" and not late_written:
+                # A file saved while the full index embeds: searchable before the index ends.
+                write(repo, {"src/late.py": "def latecomerword():\n    return 'late'\n"})
+                late_written = True
+            elif late_written and not late_found_while_building:
+                found = await found_by(server, "latecomerword")
+                still = (await job_of(server)).get("kind") == "index" and (
+                    await index_state(server))["state"] == "building"
+                late_found_while_building = found == {"src/late.py"} and still
             assert time.monotonic() < deadline, state
             version += 1
             if version <= 60:  # keep one file changing for most of the index
@@ -561,6 +571,7 @@ async def test_files_changing_while_indexed_converge_to_what_is_on_disk(
                 (repo / "src/m006.py").rename(repo / "src/renamed.py")
             await anyio.sleep(0.1)
         assert "dense" in phases and pending_seen, (phases, pending_seen)
+        assert late_found_while_building, "a file saved during the full index waited for its end"
         assert await found_by(server, "binary") == set()
     stop_service(service)
     points = assert_converged(service, repo)
@@ -799,3 +810,17 @@ def test_update_vectors_fills_one_vector_and_refuses_a_missing_point(
                 qm.PointVectors(id=missing, vector={"dense": [0, 1, 0]})])
     finally:
         client.close()
+
+
+def test_the_watch_filter_judges_paths_below_the_root() -> None:
+    from watchfiles import Change
+
+    from workspace_qdrant_mcp.workspace.watcher import relevant
+
+    keep = relevant("/srv/build/app")  # a project under a folder named like a vendored one
+    assert keep(Change.modified, "/srv/build/app/src/main.py")
+    assert keep(Change.modified, "/srv/build/app/.gitignore")
+    assert keep(Change.modified, "/srv/build/app/.git/HEAD")
+    assert not keep(Change.modified, "/srv/build/app/.git/objects/ab/cdef")
+    assert not keep(Change.added, "/srv/build/app/node_modules/pkg/index.js")
+    assert not keep(Change.added, "/srv/build/app/build/out.js")

@@ -26,6 +26,12 @@ service) because the next sync redoes exactly what is missing:
 
 ``only`` restricts a sync to some paths (the watcher's batches); the scan then
 lists the tree once (git decides what is ignored) and reads only those paths.
+
+``interleave`` lets a long sync hand over between two batches of its keyword
+and dense passes: the project's job runs the sync of files saved meanwhile
+right there (``JobManager.run_queued_now``), so an edit made while a big
+project is indexed is searchable in seconds. Paths synced that way are left
+alone by this sync's clean step (its view of them is older).
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ from .routing import Route
 from .workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
+#: Runs the syncs queued for the project now; returns the paths they covered.
+Interleave = Callable[[], set[str]]
 
 #: Chunks written per keyword batch, and embedded per dense batch.
 KEYWORD_BATCH = 128
@@ -129,6 +137,7 @@ class Indexer:
         *,
         project_id: int | None = None,
         progress: Progress | None = None,
+        interleave: Interleave | None = None,
     ) -> None:
         self.ws = ws
         self.route = route
@@ -137,6 +146,9 @@ class Indexer:
         self.recipe = recipe
         self.project_id = project_id
         self.emit: Progress = progress or (lambda _event: None)
+        self._interleave = interleave
+        #: Paths synced in between by ``interleave`` (this sync's clean step skips them).
+        self.touched: set[str] = set()
         self.registry = IndexRegistry(ws.state)
         self.chunker = ws.models.chunker(recipe)
         self.report = SyncReport()
@@ -176,6 +188,7 @@ class Indexer:
 
         scope = set(indexed) | set(recorded)
         gone = scope - present if wanted is None else (wanted & scope) - present
+        gone -= self.touched
         self.emit({"phase": "clean", "deleted": len(gone)})
         self._remove(gone, indexed, elsewhere)
         self.report.seconds = round(time.perf_counter() - started, 3)
@@ -291,12 +304,18 @@ class Indexer:
                 self._finish(finished)
                 batch, finished, chars = [], [], 0
                 self.emit({"phase": "keywords", "done": done, "total": len(changed)})
+                self.hand_over()
         if batch or finished:
             written += self._write_keywords(batch)
             done += len(finished)
             self._finish(finished)
             self.emit({"phase": "keywords", "done": done, "total": len(changed)})
         return written
+
+    def hand_over(self) -> None:
+        """Between two batches: let syncs of files saved meanwhile run now (``interleave``)."""
+        if self._interleave is not None:
+            self.touched |= self._interleave()
 
     def _payload(self, rel: str, chunk: TextChunk, digest: str, count: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -382,6 +401,7 @@ class Indexer:
                 if pending is not None:
                     done += self._write_dense(*pending.result())
                     self.emit({"phase": "embed", "done": done, "total": total})
+                    self.hand_over()
                 pending = future
             if pending is not None:
                 done += self._write_dense(*pending.result())
@@ -504,4 +524,4 @@ def indexed_files(ws: Workspace, name: str, paths: set[str] | None = None) -> di
             return found
 
 
-__all__ = ["Indexed", "Indexer", "SyncReport", "indexed_files"]
+__all__ = ["Indexed", "Indexer", "Interleave", "SyncReport", "indexed_files"]

@@ -124,8 +124,12 @@ class Job:
                 log.debug("a progress listener failed", exc_info=True)
 
     def _run(self) -> None:
+        self.execute(lambda: self._work(self._emit, self.only))
+
+    def execute(self, fn: Callable[[], dict[str, Any]]) -> None:
+        """Run ``fn`` as this job's work (in its thread, or inline in another job's) and end."""
         try:
-            self.result = self._work(self._emit, self.only)
+            self.result = fn()
             self.state.phase = "done"
         except WqmError as exc:
             self.exception = exc
@@ -232,6 +236,28 @@ class JobManager:
         else:
             queued.only |= only
         return queued
+
+    def run_queued_now(self, key: str, run: Callable[[set[str], Progress], dict[str, Any]]
+                       ) -> set[str]:
+        """Let the running job for ``key`` do the queued sync of a few paths itself, now.
+
+        Called by a long job between two steps (``Indexer``'s interleave hook), so a
+        file saved while a project's full index is being built is searchable in
+        seconds instead of after the whole index. A queued full sync stays queued.
+        Returns the paths synced (empty when none were waiting).
+        """
+        with self._lock:
+            queued = self._next.get(key)
+            if queued is None or not queued.only:
+                return set()
+            del self._next[key]  # anything asked for from now on queues a new job
+            paths = set(queued.only)
+            queued.state.phase = "starting"
+            queued.state.started_at = queued.state.updated_at = time.time()
+        queued.execute(lambda: run(paths, queued._emit))
+        if queued.exception is not None:
+            raise queued.exception  # e.g. Cancelled: the running job stops too
+        return paths
 
     def _finished(self, job: Job) -> None:
         """Called by a job as it ends: its queued follow-up, if any, starts now."""

@@ -17,7 +17,7 @@ from ..core.errors import InvalidArgument
 from ..core.index_registry import LIVE, IndexRegistry
 from ..core.recipe import IndexRecipe
 from ..ingest import walker
-from .indexer import Indexer, Progress
+from .indexer import Indexer, Interleave, Progress
 from .jobs import Job
 from .projects import ProjectContext, ensure_project_collection
 from .routing import Route
@@ -79,10 +79,12 @@ def check_indexable(ws: Workspace, ctx: ProjectContext) -> None:
 def sync_project(
     ws: Workspace, ctx: ProjectContext, progress: Progress | None = None,
     only: set[str] | None = None, checked: bool = False,
+    interleave: Interleave | None = None,
 ) -> dict[str, Any]:
     """Bring the project's index in step with its files; the ``ingest`` result.
 
     ``checked``: the caller has just run ``check_indexable`` (one listing spared).
+    ``interleave``: see ``Indexer`` (the project's job passes its queued syncs).
     """
     if (ctx.physical is None or only is None) and not checked:
         check_indexable(ws, ctx)
@@ -95,7 +97,7 @@ def sync_project(
     recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
     route = Route(ws, ctx.query_name, str(ctx.root), ctx)
     indexer = Indexer(ws, route, ctx.physical, str(ctx.root), recipe,
-                      project_id=ctx.project_id, progress=progress)
+                      project_id=ctx.project_id, progress=progress, interleave=interleave)
     report = indexer.sync(only)
     if ctx.project_id is not None:
         ws.state.mark_synced(ctx.project_id)
@@ -134,11 +136,15 @@ def project_job(ws: Workspace, ctx: ProjectContext, only: set[str] | None = None
     if checked:
         check_indexable(ws, ctx)
 
+    def saved_meanwhile(paths: set[str], progress: Progress) -> dict[str, Any]:
+        return sync_project(ws, ws.project(root, auto_migrate=False), progress, paths)
+
     def work(progress: Progress, paths: set[str] | None) -> dict[str, Any]:
         # The project as it is when the job runs. A background job never migrates names:
         # that is for the commands a person or an assistant runs (and can undo).
         fresh = ws.project(root, auto_migrate=False)
-        return sync_project(ws, fresh, progress, paths, checked=checked and paths is None)
+        return sync_project(ws, fresh, progress, paths, checked=checked and paths is None,
+                            interleave=lambda: ws.jobs.run_queued_now(root, saved_meanwhile))
 
     if only is None:
         return ws.jobs.start(root, kind, work)
