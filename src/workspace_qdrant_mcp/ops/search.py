@@ -31,7 +31,7 @@ from ..core.errors import CollectionNotFound, InvalidArgument
 from ..workspace.freshness import changed_files, refresh
 from ..workspace.index_state import index_state, partial_notice
 from ..workspace.routing import Route, choose_collection, recipe_of
-from ..workspace.sync import check_size, project_job
+from ..workspace.sync import project_job
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import SearchHit, SearchResult
@@ -326,8 +326,7 @@ def _route(ws: Workspace, collection: str | None, project_path: str | None) -> R
         ctx = ws.project(project_path)
         if ctx.physical is not None or ctx.move_candidates:
             raise
-    check_size(ws, ctx.root)
-    job = project_job(ws, ctx)
+    job = project_job(ws, ctx)  # refuses a project over the size limit, in one sentence
     deadline = time.monotonic() + AUTO_INDEX_WAIT
     while job.running and time.monotonic() < deadline and job.state.keywords_done == 0:
         time.sleep(0.05)

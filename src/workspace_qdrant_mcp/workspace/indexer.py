@@ -26,6 +26,12 @@ service) because the next sync redoes exactly what is missing:
 
 ``only`` restricts a sync to some paths (the watcher's batches); the scan then
 lists the tree once (git decides what is ignored) and reads only those paths.
+
+``interleave`` lets a long sync hand over between two batches of its keyword
+and dense passes: the project's job runs the sync of files saved meanwhile
+right there (``JobManager.run_queued_now``), so an edit made while a big
+project is indexed is searchable in seconds. Paths synced that way are left
+alone by this sync's clean step (its view of them is older).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from qdrant_client import models as qm
 from ..core import schema, store
 from ..core.errors import StoreError
 from ..core.index_registry import FileState, IndexRegistry
+from ..core.local_accel import tune_embedded_storage
 from ..core.recipe import IndexRecipe
 from ..core.state import utc_now
 from ..ingest import walker
@@ -56,6 +63,8 @@ from .routing import Route
 from .workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
+#: Runs the syncs queued for the project now; returns the paths they covered.
+Interleave = Callable[[], set[str]]
 
 #: Chunks written per keyword batch, and embedded per dense batch.
 KEYWORD_BATCH = 128
@@ -130,6 +139,7 @@ class Indexer:
         *,
         project_id: int | None = None,
         progress: Progress | None = None,
+        interleave: Interleave | None = None,
     ) -> None:
         self.ws = ws
         self.route = route
@@ -138,6 +148,9 @@ class Indexer:
         self.recipe = recipe
         self.project_id = project_id
         self.emit: Progress = progress or (lambda _event: None)
+        self._interleave = interleave
+        #: Paths synced in between by ``interleave`` (this sync's clean step skips them).
+        self.touched: set[str] = set()
         self.registry = IndexRegistry(ws.state)
         self.chunker = ws.models.chunker(recipe)
         self.report = SyncReport()
@@ -156,6 +169,8 @@ class Indexer:
         """Bring the index in step with the files (all, or ``only`` these relative paths)."""
         started = time.perf_counter()
         root = self.checkout
+        # The embedded engine commits each point on its own: without WAL every one is an fsync.
+        self.route.run(lambda name: tune_embedded_storage(self.ws.client, name))
         listing = walker.walk(Path(root))
         self.report.git = listing.git
         self.report.skipped.update(listing.skipped)
@@ -163,7 +178,7 @@ class Indexer:
             self.report.skip_details.append({
                 "path": name, "reason": walker.SKIP_NAME_NOT_UTF8,
                 "detail": "the file name is not valid UTF-8; rename it"})
-        wanted = set(only) if only is not None else None
+        wanted = self._folders_expanded(set(only), listing.files) if only is not None else None
         candidates = listing.files if wanted is None else [p for p in listing.files if p in wanted]
         self.report.files_seen = len(listing.files) + sum(listing.skipped.values())
         self.emit({"phase": "scan", "root": root, "files": len(candidates)})
@@ -176,19 +191,38 @@ class Indexer:
                    "unchanged": self.report.files_unchanged,
                    "total": len(changed)})
 
-        elsewhere = self.registry.wanted_elsewhere(self.physical, self.checkout)
+        elsewhere = self._kept_elsewhere()
         written = self._keywords(changed, indexed, elsewhere)
         backlog = self._missing_dense() if wanted is None else written
         self._dense(backlog)
 
         scope = set(indexed) | set(recorded)
         gone = scope - present if wanted is None else (wanted & scope) - present
+        gone -= self.touched
         self.emit({"phase": "clean", "deleted": len(gone)})
         self._remove(gone, indexed, set(recorded), elsewhere)
         self.report.seconds = round(time.perf_counter() - started, 3)
         self.emit({"phase": "done", "files_indexed": self.report.files_indexed,
                    "chunks_written": self.report.chunks_written})
         return self.report
+
+    def _folders_expanded(self, wanted: set[str], listed: list[str]) -> set[str]:
+        """``wanted`` plus every listed or indexed file under a wanted path that is a folder.
+
+        A folder renamed, moved or deleted is one file-system event naming the folder,
+        never its files (and a folder made and filled at once may report only itself),
+        so a wanted path that is no listed file may stand for a whole subtree.
+        """
+        listed_set = set(listed)
+        if wanted <= listed_set:
+            return wanted  # plain file saves: the common case costs nothing more
+        known = listed_set | set(self.registry.files(self.physical, self.checkout))
+        expanded = set(wanted)
+        for path in known - wanted:
+            parts = path.split("/")
+            if any("/".join(parts[:depth]) in wanted for depth in range(1, len(parts))):
+                expanded.add(path)
+        return expanded
 
     def _scan(
         self, candidates: Sequence[str], indexed: dict[str, Indexed],
@@ -226,6 +260,18 @@ class Indexer:
             changed.append(rel)
         self.registry.put_files(self.physical, self.checkout, refreshed)
         return present, changed
+
+    def _kept_elsewhere(self) -> set[tuple[str, str]]:
+        """(path, content hash) versions other checkouts of the collection still index.
+
+        A checkout whose folder is gone (a project that moved, a clone deleted)
+        holds nothing: its records are dropped, or a file deleted here would keep
+        its chunks forever because the dead checkout once indexed that version.
+        """
+        for checkout in self.registry.checkouts(self.physical):
+            if checkout != self.checkout and not os.path.isdir(checkout):
+                self.registry.drop_checkout(self.physical, checkout)
+        return self.registry.wanted_elsewhere(self.physical, self.checkout)
 
     # -- keywords ---------------------------------------------------------------------------
 
@@ -268,12 +314,18 @@ class Indexer:
                 self._finish(finished)
                 batch, finished, chars = [], [], 0
                 self.emit({"phase": "keywords", "done": done, "total": len(changed)})
+                self.hand_over()
         if batch or finished:
             written += self._write_keywords(batch)
             done += len(finished)
             self._finish(finished)
             self.emit({"phase": "keywords", "done": done, "total": len(changed)})
         return written
+
+    def hand_over(self) -> None:
+        """Between two batches: let syncs of files saved meanwhile run now (``interleave``)."""
+        if self._interleave is not None:
+            self.touched |= self._interleave()
 
     def _payload(self, rel: str, chunk: TextChunk, digest: str, count: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -359,6 +411,7 @@ class Indexer:
                 if pending is not None:
                     done += self._write_dense(*pending.result())
                     self.emit({"phase": "embed", "done": done, "total": total})
+                    self.hand_over()
                 pending = future
             if pending is not None:
                 done += self._write_dense(*pending.result())
@@ -393,12 +446,25 @@ class Indexer:
                   for pid, vec in zip(ids, vectors, strict=True)]
         try:
             self._update_vectors(points)
-        except StoreError:  # a point was deleted since (its file changed again): one by one
-            for point in points:
-                with contextlib.suppress(StoreError):  # that point is gone: nothing to fill
-                    self._update_vectors([point])
+        except StoreError:
+            # A point deleted since it was read (its file changed again) fails the whole call:
+            # write the ones that still exist. Any other failure fails again and is raised,
+            # never swallowed (an engine that cannot write vectors must not look complete).
+            alive = self._existing([str(p.id) for p in points])
+            points = [p for p in points if str(p.id) in alive]
+            if points:
+                self._update_vectors(points)
         self.report.chunks_dense += len(points)
-        return len(points)
+        return len(ids)
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are points of the collection now."""
+        client = self.ws.client
+        wanted: list[qm.ExtendedPointId] = list(ids)
+        records = self.route.run(lambda name: store.call(
+            client, f"read chunks of {name}", lambda: client.retrieve(
+                name, ids=wanted, with_payload=False, with_vectors=False)))
+        return {str(r.id) for r in records}
 
     def _update_vectors(self, points: list[qm.PointVectors]) -> None:
         client = self.ws.client
@@ -475,4 +541,4 @@ def indexed_files(ws: Workspace, name: str, paths: set[str] | None = None) -> di
             return found
 
 
-__all__ = ["Indexed", "Indexer", "SyncReport", "indexed_files"]
+__all__ = ["Indexed", "Indexer", "Interleave", "SyncReport", "indexed_files"]

@@ -31,7 +31,8 @@ class IndexKeeper:
         self.watch = watch
         self.watcher = Watcher(self.watched_roots, self._changed)
         if watch:
-            ws.watch_listeners.append(self.watcher.refresh)
+            ws.watch_listeners.append(self._roots_changed)
+            ws.watching = lambda: self.watcher.watched
 
     def watched_roots(self) -> set[str]:
         """Roots of projects with an index and watching on."""
@@ -46,10 +47,20 @@ class IndexKeeper:
             log.info("removed %s, retired over %d days ago", removed["collection"],
                      self.ws.settings.retention_days)
         self._rebuild_outdated()
-        if not self.watch:
-            return
+        if self.watch:
+            self._roots_changed()
+
+    def _roots_changed(self) -> None:
+        """Re-read which projects to watch; catch up with each newly watched one.
+
+        A project whose watching was off (``wqm watch on``), or whose service was
+        not running, may have changed meanwhile: a full sync by content hash finds
+        what did (it reads only files whose size or mtime changed). A project just
+        given its first index is already being synced in full: that job is joined.
+        """
+        before = self.watcher.watched
         self.watcher.refresh()
-        for root in sorted(self.watcher.watched):
+        for root in sorted(self.watcher.watched - before):
             self._changed(root, None)
 
     def _rebuild_outdated(self) -> None:
@@ -92,7 +103,10 @@ class IndexKeeper:
             # The rebuild reads every file again anyway. A sync job waiting for it would
             # only make the project look "being indexed" (and its answers partial) meanwhile.
             return
-        project_job(self.ws, ctx, only=paths, kind="sync")
+        try:
+            project_job(self.ws, ctx, only=paths, kind="sync")
+        except WqmError as exc:  # e.g. it grew over the size limit: the next project still counts
+            log.warning("not syncing %s: %s", root, exc)
 
 
 __all__ = ["IndexKeeper"]

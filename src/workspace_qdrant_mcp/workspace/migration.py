@@ -272,6 +272,7 @@ def apply(ws: Workspace, plan: Plan, ident: ProjectIdentity, force: bool, actor:
         identity=ident, physical=physical, names=ws.aliases.names_of_collection(physical)
     )
     register_project(ws.state, ctx)
+    ws.watch_changed()  # a project that moved is watched at its new root from now on
     if record is None:  # another process did the same first
         steps = [
             (

@@ -327,6 +327,26 @@ class EdgeClient:
         self._optimizer.poke()
         return _done()
 
+    def update_vectors(
+        self, collection_name: str, points: Sequence[qm.PointVectors], wait: bool = True,
+        **kwargs: Any,
+    ) -> rest.UpdateResult:
+        """Set some named vectors of existing points, keeping their others and their payload.
+
+        As on a server, a point that does not exist fails the call (naming its id).
+        """
+        if not isinstance(points, list | tuple):
+            raise convert.Unsupported("Only a list of PointVectors is supported by update_vectors.")
+        converted = [
+            qe.PointVectors(convert.point_id(p.id), convert.point_vector(p.vector)) for p in points
+        ]
+        with self._use(collection_name) as (collection, _):
+            collection.write(
+                "update vectors", qe.UpdateOperation.update_vectors(converted), len(converted)
+            )
+        self._optimizer.poke()
+        return _done()
+
     def delete(
         self, collection_name: str, points_selector: Any, wait: bool = True, **kwargs: Any
     ) -> rest.UpdateResult:
