@@ -486,7 +486,10 @@ def test_usage_is_counted_per_day_for_registered_names(settings: Settings,
 
 def test_stale_names_follow_the_stale_aliases_rule(settings: Settings,
                                                    make_repo: Factory) -> None:
-    seed_project(settings, make_repo("proj"))
+    repo = make_repo("proj")
+    seed_project(settings, repo)
+    # The path name stops being the current one (a current name is never stale).
+    git(repo, "remote", "add", "origin", "https://github.com/acme/stale-rule.git")
     with opened(settings) as ws:
         for days, expect_stale in ((0, True), (30, False)):
             rule = {r["alias_name"] for r in registry.run(ws, "stale_aliases", {"days": days})}
