@@ -188,7 +188,94 @@ SYMBOL_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
         w for s in p.get("symbols") or [] for w in _words(str(s)).split())),
     # the names as written, then as words
     "raw": lambda p: (f"{p['symbol']} {_words(str(p['symbol']))}" if p.get("symbol") else ""),
+    # the name as written, its kind, then as words
+    "rawkind": lambda p: (f"{p.get('kind')} {p['symbol']} {_words(str(p['symbol']))}"
+                          if p.get("symbol") else ""),
+    # the last part as written, then the whole as words
+    "rawlast": lambda p: (f"{str(p['symbol']).rsplit('.', 1)[-1]} {_words(str(p['symbol']))}"
+                          if p.get("symbol") else ""),
+    # every name as written, then their words (what the header holds, without the path)
+    "rawall": lambda p: (" ".join(p.get("symbols") or []) + " " + " ".join(dict.fromkeys(
+        w for s in p.get("symbols") or [] for w in _words(str(s)).split()))
+        if p.get("symbols") else ""),
+    # the name as written, then the words of its signature line (parameter names too)
+    "sig": lambda p: _signature(p),
+    "sig-raw": lambda p: _signature(p, words=False),
+    "sig-nowords": lambda p: _signature(p, name_words=False),
+    "sig2": lambda p: _signature(p, lines=2),
+    "sig3": lambda p: _signature(p, lines=3),
+    "sig-until": lambda p: _sig_until(p),
+    "sig-until-raw": lambda p: _sig_until(p, words=False),
+    "sig-until-raw-nw": lambda p: _sig_until(p, words=False, name_words=False),
+    "sig-until-nw": lambda p: _sig_until(p, name_words=False),
+    # the header as stored (path, names, words)
+    "header": lambda p: str(p.get("context") or ""),
 }
+
+def _signature(p: dict[str, Any], lines: int = 1, words: bool = True, name_words: bool = True,
+               max_chars: int = 400) -> str:
+    """The symbol, its words, then the definition's first ``lines`` lines (from the line naming
+    it), as words or as written."""
+    if not p.get("symbol"):
+        return ""
+    name = str(p["symbol"])
+    last = name.rsplit(".", 1)[-1].rsplit(" > ", 1)[-1]
+    head = f"{name} {_words(name)}" if name_words else name
+    content = str(p["content"]).splitlines()
+    for i, line in enumerate(content):
+        if last in line:
+            sig = " ".join(x.strip() for x in content[i:i + lines])[:max_chars]
+            return f"{head} {_as_words(sig) if words else sig}"
+    return head
+
+
+def _sig_until(p: dict[str, Any], words: bool = True, name_words: bool = True) -> str:
+    """Like ``sig`` but the whole signature: lines up to one ending the header (``:``/``{``)."""
+    if not p.get("symbol"):
+        return ""
+    content = str(p["content"]).splitlines()
+    name = str(p["symbol"])
+    last = name.rsplit(".", 1)[-1]
+    for i, line in enumerate(content):
+        if last in line:
+            j = i
+            while j < min(len(content) - 1, i + 8) and not content[j].rstrip().endswith(
+                    (":", "{", ";")):
+                j += 1
+            sig = " ".join(x.strip() for x in content[i:j + 1])[:400]
+            head = f"{name} {_words(name)}" if name_words else name
+            return f"{head} {_as_words(sig) if words else sig}"
+    return f"{name} {_words(name)}"
+
+
+_IDENT = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _as_words(text: str) -> str:
+    """Code with every identifier as lower-case words, other characters kept."""
+    return _IDENT.sub(lambda m: _words(m.group()) or m.group(), text)
+
+
+#: Alternative texts for a chunk's main dense vector.
+CHUNK_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "stored": lambda p: f"{p.get('context') or p['path']}\n{p['content']}",
+    "content": lambda p: str(p["content"]),
+    "words": lambda p: _as_words(f"{p.get('context') or p['path']}\n{p['content']}"),
+    "hdr-names": lambda p: "\n".join(str(p.get("context") or p["path"]).split("\n")[:2])
+    + "\n" + str(p["content"]),
+    "hdr-words-first": lambda p: (lambda h: "\n".join(h[2:] + h[:2]))(
+        str(p.get("context") or p["path"]).split("\n")) + "\n" + str(p["content"]),
+}
+
+
+def chunk_dense(corpus: Corpus, embed: TextEmbeddings, kind: str) -> FloatArray:
+    """Q x N cosine of each query with each chunk embedded from another text."""
+    key = f"chunkdense-{kind}"
+    if key not in corpus.extra:
+        texts = [CHUNK_TEXTS[kind](p) for p in corpus.payloads]
+        corpus.extra[key] = corpus.qdense @ embed(texts).T
+    result: FloatArray = corpus.extra[key]
+    return result
 
 
 def symbol_dense(corpus: Corpus, embed: TextEmbeddings, kind: str) -> FloatArray:
@@ -343,13 +430,23 @@ class Signals:
     corpus: Corpus
     qi: int
     embed: TextEmbeddings
+    chunk_text: str | None = None
+    query_stopwords: frozenset[str] = frozenset()
 
     @property
     def dense(self) -> FloatArray:
+        if self.chunk_text is not None:
+            return chunk_dense(self.corpus, self.embed, self.chunk_text)[self.qi]
         return np.asarray(self.corpus.dense @ self.corpus.qdense[self.qi])
 
     @property
     def sparse(self) -> FloatArray:
+        if self.query_stopwords:
+            from workspace_qdrant_mcp.embed.sparse import token_index, tokenize
+            terms = [token_index(t) for t in dict.fromkeys(
+                tokenize(str(self.corpus.queries[self.qi]["query"])))
+                if t not in self.query_stopwords]
+            return self.corpus.bm25(terms)
         return self.corpus.bm25(self.corpus.qsparse[self.qi])
 
     def symdense(self, kind: str = "qual") -> FloatArray:
@@ -441,7 +538,179 @@ def v_combo(depth: int, sym_kind: str, a: float, b: float, c: float,
     return run
 
 
+def with_text(kind: str, variant: Variant) -> Variant:
+    """``variant`` with the chunks' main dense vector embedded from another text."""
+    import dataclasses
+
+    return lambda s: variant(dataclasses.replace(s, chunk_text=kind))
+
+
+def v_fuse(kind: str = "dbsf", depth: int = 40, wd: float = 1.0, ws: float = 1.0,
+           sym: str | None = None, wy: float = 1.0, symsparse: str | None = None,
+           wz: float = 1.0, file_prior: float = 0.0, rrf_k: float = 2.0,
+           tie: bool = False) -> Variant:
+    """General fusion of dense, sparse and optional symbol lists (dense/BM25 prefetches of
+    ``depth``). ``file_prior`` adds that share of the best other chunk's fused score in the
+    same file; ``tie`` breaks RRF ties by dense score."""
+    def run(s: Signals) -> np.ndarray:
+        scores = [s.dense, s.sparse]
+        lists = [top(scores[0], depth), top(scores[1], depth, positive=True)]
+        w = [wd, ws]
+        if sym is not None:
+            scores.append(s.symdense(sym))
+            lists.append(top(scores[-1], depth))
+            w.append(wy)
+        if symsparse is not None:
+            scores.append(s.symsparse(symsparse))
+            lists.append(top(scores[-1], depth, positive=True))
+            w.append(wz)
+        n = s.corpus.n
+        if kind == "rrf":
+            fused = rrf(lists, n, rrf_k, w)
+        elif kind == "dbsf":
+            fused = dbsf(lists, scores, n, w)
+        else:
+            fused = minmax(lists, scores, n, w)
+        pool = np.concatenate(lists)
+        if tie:
+            fused = fused + 1e-6 * np.where(np.isfinite(scores[0]), scores[0], 0)
+        if file_prior:
+            uniq = np.unique(pool)
+            best: dict[str, list[float]] = {}
+            for i in uniq:
+                best.setdefault(s.corpus.payloads[i]["path"], []).append(float(fused[i]))
+            extra = np.zeros(n)
+            for i in uniq:
+                vals = sorted(best[s.corpus.payloads[i]["path"]], reverse=True)
+                # the best score of another chunk of the same file
+                other = vals[1] if vals and vals[0] == fused[i] and len(vals) > 1 else (
+                    vals[0] if vals[0] != fused[i] else 0.0)
+                extra[i] = other
+            fused = fused + file_prior * extra
+        return order_of(fused, pool)
+    return run
+
+
+def cap_symbol(variant: Variant, cap: int) -> Variant:
+    """At most ``cap`` chunks of one (path, symbol) in the top 10; the rest follow."""
+    def run(s: Signals) -> np.ndarray:
+        order = variant(s)
+        kept, later, count = [], [], Counter[tuple[str, str]]()
+        for i in order:
+            p = s.corpus.payloads[i]
+            key = (str(p["path"]), str(p.get("symbol") or f"#{i}"))
+            if count[key] < cap and len(kept) < LIMIT:
+                kept.append(i)
+                count[key] += 1
+            else:
+                later.append(i)
+        return np.array(kept + later, dtype=np.int64)
+    return run
+
+
+def v_mixed(lam: float, sym: str = "raw", k: float = 2.0) -> Variant:
+    """DBSF of three lists plus ``lam`` x their RRF."""
+    def run(s: Signals) -> np.ndarray:
+        scores = [s.dense, s.sparse, s.symdense(sym)]
+        lists = [top(scores[0], 40), top(scores[1], 40, positive=True), top(scores[2], 40)]
+        fused = dbsf(lists, scores, s.corpus.n) + lam * rrf(lists, s.corpus.n, k)
+        return order_of(fused, np.concatenate(lists))
+    return run
+
+
+def round3() -> dict[str, Variant]:
+    out: dict[str, Variant] = {}
+    out["dbsf+sym:sig"] = v_fuse(sym="sig")
+    out["minmax+sym:sig"] = v_fuse("minmax", sym="sig")
+    for cap in (1, 2):
+        out[f"dbsf+sym:raw-symcap{cap}"] = cap_symbol(v_fuse(sym="raw"), cap)
+        out[f"today-symcap{cap}"] = cap_symbol(v_rrf(), cap)
+    for lam in (1.0, 3.0, 10.0):
+        out[f"mixed{lam}"] = v_mixed(lam)
+    for kind in ("dbsf", "minmax"):
+        for sym in ("raw", "rawlast", "rawall"):
+            for ws in (0.75, 1.0):
+                for wy in (0.75, 1.0):
+                    out[f"grid:{kind}+{sym}-ws{ws}-wy{wy}"] = v_fuse(kind, sym=sym, ws=ws, wy=wy)
+    return out
+
+
+def round4() -> dict[str, Variant]:
+    out: dict[str, Variant] = {"dbsf+sym:raw": v_fuse(sym="raw")}
+    for sym in ("sig", "sig-raw", "sig-nowords", "sig2", "sig3", "sig-until"):
+        out[f"dbsf+sym:{sym}"] = v_fuse(sym=sym)
+        out[f"minmax+sym:{sym}"] = v_fuse("minmax", sym=sym)
+        out[f"rrf+sym:{sym}"] = v_fuse("rrf", sym=sym)
+        out[f"sym-only:{sym}"] = v_single(f"sym:{sym}")
+    return out
+
+
+#: Words of how people describe code that say nothing about which code (stemmed forms).
+QUERY_STOPWORDS = frozenset({"return", "get", "given", "specifi", "function", "method", "object",
+                             "valu", "instanc", "new", "us", "call", "otherwis", "tru", "fals",
+                             "non", "pass", "argument", "parameter", "class"})
+
+
+def with_query_stopwords(variant: Variant) -> Variant:
+    import dataclasses
+
+    return lambda s: variant(dataclasses.replace(s, query_stopwords=QUERY_STOPWORDS))
+
+
+def round5() -> dict[str, Variant]:
+    win = "sig-until"
+    out: dict[str, Variant] = {f"dbsf+sym:{win}": v_fuse(sym=win)}
+    for depth in (20, 100):
+        out[f"dbsf+sym:{win}-d{depth}"] = v_fuse(sym=win, depth=depth)
+    out[f"dbsf+sym:{win}-ws0.75"] = v_fuse(sym=win, ws=0.75)
+    out[f"dbsf+sym:{win}-wy0.75"] = v_fuse(sym=win, wy=0.75)
+    out[f"dbsf+sym:{win}-symcap1"] = cap_symbol(v_fuse(sym=win), 1)
+    out[f"dbsf+sym:{win}-qstop"] = with_query_stopwords(v_fuse(sym=win))
+    out["today-qstop"] = with_query_stopwords(v_rrf())
+    out[f"dbsf+sym:{win}-file0.1"] = v_fuse(sym=win, file_prior=0.1)
+    out[f"dbsf+sym:{win}+symsparse:all-wz0.5"] = v_fuse(sym=win, symsparse="all", wz=0.5)
+    return out
+
+
+def round6() -> dict[str, Variant]:
+    out: dict[str, Variant] = {}
+    for sym in ("sig-until", "sig-until-raw", "sig-until-raw-nw", "sig-until-nw"):
+        out[f"dbsf+sym:{sym}"] = v_fuse(sym=sym)
+    out["dbsf+sym:sig-until-symcap1"] = cap_symbol(v_fuse(sym="sig-until"), 1)
+    out["dbsf+sym:sig-until-symcap2"] = cap_symbol(v_fuse(sym="sig-until"), 2)
+    return out
+
+
+def round2() -> dict[str, Variant]:
+    out: dict[str, Variant] = {}
+    for kind in ("raw", "rawkind", "rawlast", "rawall", "header"):
+        out[f"dbsf+sym:{kind}"] = v_fuse(sym=kind)
+    for wy in (0.5, 0.75, 1.5):
+        out[f"dbsf+sym:raw-wy{wy}"] = v_fuse(sym="raw", wy=wy)
+    for ws in (0.5, 0.75):
+        out[f"dbsf+sym:raw-ws{ws}"] = v_fuse(sym="raw", ws=ws)
+    for depth in (20, 100):
+        out[f"dbsf+sym:raw-d{depth}"] = v_fuse(sym="raw", depth=depth)
+    out["dbsf+sym:raw+symsparse:all"] = v_fuse(sym="raw", symsparse="all")
+    out["dbsf+sym:raw+symsparse:all-wz0.5"] = v_fuse(sym="raw", symsparse="all", wz=0.5)
+    for fp in (0.1, 0.25, 0.5):
+        out[f"dbsf+sym:raw-file{fp}"] = v_fuse(sym="raw", file_prior=fp)
+    out["rrf-tie"] = v_fuse("rrf", tie=True)
+    out["rrf+sym:raw-tie"] = v_fuse("rrf", sym="raw", tie=True)
+    out["rrf+sym:raw-wd2"] = v_fuse("rrf", sym="raw", wd=2.0)
+    out["rrf-k5+sym:raw-wd2"] = v_fuse("rrf", sym="raw", wd=2.0, rrf_k=5)
+    for text in CHUNK_TEXTS:
+        out[f"dense-only@{text}"] = with_text(text, v_single("dense"))
+        out[f"dbsf@{text}"] = with_text(text, v_fuse())
+        out[f"dbsf+sym:raw@{text}"] = with_text(text, v_fuse(sym="raw"))
+    return out
+
+
 def variants() -> dict[str, Variant]:
+    return {**round1(), **round2(), **round3(), **round4(), **round5(), **round6()}
+
+
+def round1() -> dict[str, Variant]:
     out: dict[str, Variant] = {
         "today": v_rrf(),
         "dense-only": v_single("dense"),
@@ -513,7 +782,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--packages", default=",".join(build_devset.PACKAGES))
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--misses", metavar="VARIANT", help="show a sample of its dev misses")
     args = parser.parse_args(argv)
+    if args.misses:
+        misses(args.misses)
+        return
     table = variants()
     if args.list:
         print("\n".join(table))
@@ -533,6 +806,41 @@ def main(argv: list[str] | None = None) -> None:
         for scope in ("dev", "check"):
             if any(r["set"] == scope for r in res.values()):
                 print(row(name, res, base, scope), flush=True)
+
+
+
+
+def misses(name: str, count: int = 25, seed: int = 1) -> None:
+    """Print a sample of the dev queries ``name`` misses: target, its deep rank, the top 3."""
+    import random
+
+    with tempfile.TemporaryDirectory(prefix="wqm-tune-ranking-") as tmp:
+        corpora = [load_corpus(p, CACHE_DIR, Path(tmp) / "data") for p in build_devset.DEV_PACKAGES]
+    embed = TextEmbeddings(CACHE_DIR)
+    variant = variants()[name]
+    rows = []
+    for corpus in corpora:
+        for qi, q in enumerate(corpus.queries):
+            order = variant(Signals(corpus, qi, embed))
+            targets = [Span(str(t["path"]), int(t["start_line"]), int(t["end_line"]))
+                       for t in q["targets"]]
+            found = [corpus.span(int(i)) for i in order]
+            rank = first_hit_rank(found, targets)
+            if rank is None or rank > 10:
+                tops = [f"{corpus.payloads[i].get('symbol')} ({corpus.payloads[i]['path']}:"
+                        f"{corpus.payloads[i]['start_line']}-{corpus.payloads[i]['end_line']})"
+                        for i in order[:3]]
+                hit = [i for i in range(corpus.n) if any(
+                    corpus.span(i).path == t.path and corpus.span(i).start_line <= t.end_line
+                    and t.start_line <= corpus.span(i).end_line for t in targets)]
+                tsyms = [f"{corpus.payloads[i].get('symbol')} [{corpus.payloads[i]['kind']}, "
+                         f"{corpus.span(i).lines} lines]" for i in hit]
+                rows.append(f"- {q['query']!r}\n  target {q['targets'][0]['qualname']} "
+                            f"({q['targets'][0]['path']}) in chunks {tsyms}; rank {rank}\n"
+                            f"  top: {tops}")
+    print(f"{len(rows)} misses")
+    for r in random.Random(seed).sample(rows, min(count, len(rows))):
+        print(r)
 
 
 if __name__ == "__main__":
