@@ -205,6 +205,8 @@ SYMBOL_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "sig2": lambda p: _signature(p, lines=2),
     "sig3": lambda p: _signature(p, lines=3),
     "sig-until": lambda p: _sig_until(p),
+    # what wqm embeds (ingest/symbols.py:symbol_text)
+    "product": lambda p: _product_text(p),
     "sig-until-raw": lambda p: _sig_until(p, words=False),
     "sig-until-raw-nw": lambda p: _sig_until(p, words=False, name_words=False),
     "sig-until-nw": lambda p: _sig_until(p, name_words=False),
@@ -227,6 +229,12 @@ def _signature(p: dict[str, Any], lines: int = 1, words: bool = True, name_words
             sig = " ".join(x.strip() for x in content[i:i + lines])[:max_chars]
             return f"{head} {_as_words(sig) if words else sig}"
     return head
+
+
+def _product_text(p: dict[str, Any]) -> str:
+    from workspace_qdrant_mcp.ingest.symbols import symbol_text
+
+    return symbol_text(str(p["symbol"]), str(p["content"])) if p.get("symbol") else ""
 
 
 def _sig_until(p: dict[str, Any], words: bool = True, name_words: bool = True) -> str:
@@ -676,6 +684,7 @@ def round6() -> dict[str, Variant]:
     out: dict[str, Variant] = {}
     for sym in ("sig-until", "sig-until-raw", "sig-until-raw-nw", "sig-until-nw"):
         out[f"dbsf+sym:{sym}"] = v_fuse(sym=sym)
+    out["dbsf+sym:product"] = v_fuse(sym="product")
     out["dbsf+sym:sig-until-symcap1"] = cap_symbol(v_fuse(sym="sig-until"), 1)
     out["dbsf+sym:sig-until-symcap2"] = cap_symbol(v_fuse(sym="sig-until"), 2)
     return out
