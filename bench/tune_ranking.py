@@ -38,8 +38,8 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from quality import build_devset  # noqa: E402
-from quality.metrics import Span, first_hit_rank, paired, summarize  # noqa: E402
+from quality import build_devset
+from quality.metrics import Span, first_hit_rank, paired, summarize
 
 LIMIT = 10
 CACHE_DIR = Path("/tmp/wqm-tune-ranking")
@@ -271,9 +271,14 @@ CHUNK_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "words": lambda p: _as_words(f"{p.get('context') or p['path']}\n{p['content']}"),
     "hdr-names": lambda p: "\n".join(str(p.get("context") or p["path"]).split("\n")[:2])
     + "\n" + str(p["content"]),
-    "hdr-words-first": lambda p: (lambda h: "\n".join(h[2:] + h[:2]))(
-        str(p.get("context") or p["path"]).split("\n")) + "\n" + str(p["content"]),
+    "hdr-words-first": lambda p: _words_first(str(p.get("context") or p["path"]))
+    + "\n" + str(p["content"]),
 }
+
+
+def _words_first(header: str) -> str:
+    parts = header.split("\n")
+    return "\n".join(parts[2:] + parts[:2])
 
 
 def chunk_dense(corpus: Corpus, embed: TextEmbeddings, kind: str) -> FloatArray:

@@ -179,17 +179,21 @@ class WorkspaceTools:
             "(`*` also crosses folders)."))] = None,
         language: Annotated[str | None, Field(description=(
             "Only chunks in this language, e.g. `python`, `markdown`."))] = None,
+        symbol: Annotated[str | None, Field(description=(
+            "Only chunks of this definition: its qualified name or its last parts, e.g. "
+            "`get_user` or `Client.get_user`."))] = None,
     ) -> CallToolResult:
-        """Search the current project's files and notes by meaning and by keyword.
+        """Search the current project's files and notes by meaning, keyword and symbol name.
 
         Parameters: `query` (required), `collection` (any old or new name of a
         project's data), `mode` (hybrid, dense or sparse), `limit` (1-100),
-        `path_glob` and `language` (filters). Each result has `path`,
-        `start_line`, `end_line`, `score`, a `snippet`, the chunk's `payload`
-        (with its full `content`) and the point `id`.
+        `path_glob`, `language` and `symbol` (filters). Each result has `path`,
+        `start_line`, `end_line`, `score`, a `snippet`, the `symbol` it belongs to
+        (code), the chunk's `payload` (with its full `content`) and the point `id`.
         """
         return await self.run(ctx, "search", query=query, collection=collection, mode=mode,
-                              limit=limit, path_glob=path_glob, language=language)
+                              limit=limit, path_glob=path_glob, language=language,
+                              symbol=symbol)
 
     async def store(
         self,

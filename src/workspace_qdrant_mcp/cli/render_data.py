@@ -156,9 +156,15 @@ def render_search(result: SearchResult, fmt: Format) -> None:
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("Score", justify="right", no_wrap=True)
     table.add_column("Location", no_wrap=True, overflow="fold")
+    symbols = any(hit.get("symbol") for hit in hits)
+    if symbols:
+        table.add_column("Symbol", overflow="fold")
     table.add_column("Snippet", overflow="fold")
     for hit in hits:
-        table.add_row(f"{hit['score']:.4f}", _location(hit), hit["snippet"])
+        row = [f"{hit['score']:.4f}", _location(hit)]
+        if symbols:
+            row.append(str(hit.get("symbol") or ""))
+        table.add_row(*row, hit["snippet"])
     console.print(table, markup=False)
 
 

@@ -19,6 +19,7 @@ from ..core.recipe import IndexRecipe
 from ..embed.dense import DENSE_DIM, MODEL_NAME, DenseEmbedder, get_dense_embedder
 from ..embed.sparse import SPARSE_VERSION, SparseEmbedder
 from ..ingest.chunker import chunk_text
+from ..ingest.symbols import SYMBOL_TEXT_VERSION
 from ..ingest.syntax import CHUNKER_VERSION, chunk_file
 
 #: Versions of what this code produces (bump with the code that changes its output).
@@ -87,6 +88,7 @@ class Models:
             dense_dim=DENSE_DIM,
             sparse=SPARSE_VERSION,
             chunker=CHUNKER_VERSION,
+            symbol=SYMBOL_TEXT_VERSION,
         )
 
     def producible(self, recipe: IndexRecipe) -> bool:
