@@ -8,7 +8,7 @@ by Qdrant's distribution-based score fusion (DBSF: each list's scores are
 scaled by their mean +- 3 standard deviations, then summed). Measured on the
 search-quality sets (docs/ARCHITECTURE.md, "Ranking"): the symbol signal and
 score fusion together lift hybrid MRR@10 from 0.545 to 0.615 on the dev set
-and from 0.574 to 0.617 on the check set; RRF with any constant or weight,
+and from 0.577 to 0.617 on the check set; RRF with any constant or weight,
 deeper prefetches, per-file or per-symbol caps, a file prior and query-side
 stopwords did not help on both.
 
