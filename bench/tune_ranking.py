@@ -207,6 +207,8 @@ SYMBOL_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "sig-until": lambda p: _sig_until(p),
     # what wqm embeds (ingest/symbols.py:symbol_text)
     "product": lambda p: _product_text(p),
+    "product-120": lambda p: _product_text(p, 120),
+    "product-200": lambda p: _product_text(p, 200),
     "sig-until-raw": lambda p: _sig_until(p, words=False),
     "sig-until-raw-nw": lambda p: _sig_until(p, words=False, name_words=False),
     "sig-until-nw": lambda p: _sig_until(p, name_words=False),
@@ -231,10 +233,18 @@ def _signature(p: dict[str, Any], lines: int = 1, words: bool = True, name_words
     return head
 
 
-def _product_text(p: dict[str, Any]) -> str:
-    from workspace_qdrant_mcp.ingest.symbols import symbol_text
+def _product_text(p: dict[str, Any], chars: int | None = None) -> str:
+    from workspace_qdrant_mcp.ingest import symbols
 
-    return symbol_text(str(p["symbol"]), str(p["content"])) if p.get("symbol") else ""
+    if not p.get("symbol"):
+        return ""
+    saved = symbols.MAX_SIGNATURE_CHARS
+    try:
+        if chars is not None:
+            symbols.MAX_SIGNATURE_CHARS = chars
+        return symbols.symbol_text(str(p["symbol"]), str(p["content"]))
+    finally:
+        symbols.MAX_SIGNATURE_CHARS = saved
 
 
 def _sig_until(p: dict[str, Any], words: bool = True, name_words: bool = True) -> str:
@@ -690,6 +700,8 @@ def round6() -> dict[str, Variant]:
     for sym in ("sig-until", "sig-until-raw", "sig-until-raw-nw", "sig-until-nw"):
         out[f"dbsf+sym:{sym}"] = v_fuse(sym=sym)
     out["dbsf+sym:product"] = v_fuse(sym="product")
+    out["dbsf+sym:product-120"] = v_fuse(sym="product-120")
+    out["dbsf+sym:product-200"] = v_fuse(sym="product-200")
     out["dbsf+sym:sig-until-symcap1"] = cap_symbol(v_fuse(sym="sig-until"), 1)
     out["dbsf+sym:sig-until-symcap2"] = cap_symbol(v_fuse(sym="sig-until"), 2)
     return out
