@@ -55,7 +55,8 @@ FILES = {
 }
 
 EXPECTED_PARAMS: dict[str, tuple[list[str], list[str]]] = {
-    "search": (["query", "collection", "mode", "limit", "path_glob", "language"], ["query"]),
+    "search": (["query", "collection", "mode", "limit", "path_glob", "language",
+                "symbol"], ["query"]),
     "store": (["content", "title", "metadata", "collection"], ["content"]),
     "retrieve": (["document_id", "path", "collection"], []),
     "workspace_status": ([], []),

@@ -135,7 +135,9 @@ def test_result_shape(indexed: tuple[Workspace, Path]) -> None:
     assert result["collection"] == ws.project(root).current_name
     assert result["mode"] == "hybrid" and result["notices"] == []
     hit = result["results"][0]
-    assert set(hit) == {"score", "path", "start_line", "end_line", "snippet", "payload", "id"}
+    assert set(hit) == {"score", "path", "start_line", "end_line", "snippet", "payload", "id",
+                        "symbol"}
+    assert hit["symbol"] == hit["payload"]["symbol"]
     lines = SOURCES["src/geometry.py"].splitlines(keepends=True)
     assert hit["payload"]["content"] == "".join(lines[hit["start_line"] - 1:hit["end_line"]])
     assert hit["payload"]["symbol"] == "circle_area"  # the chunk follows the definition

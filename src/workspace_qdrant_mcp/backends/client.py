@@ -124,11 +124,11 @@ class WorkspaceClient:
 
     def search(self, query: str, *, project_path: PathArg = None, collection: str | None = None,
                mode: str = "hybrid", limit: int = 10, path_glob: str | None = None,
-               language: str | None = None) -> SearchResult:
+               language: str | None = None, symbol: str | None = None) -> SearchResult:
         """Search the project's files and notes."""
         result = self.call("search", query=query, project_path=_path(project_path),
                            collection=collection, mode=mode, limit=limit, path_glob=path_glob,
-                           language=language)
+                           language=language, symbol=symbol)
         return cast(SearchResult, result)
 
     def store_note(self, content: str, *, title: str | None = None,

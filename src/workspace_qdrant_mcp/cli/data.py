@@ -105,12 +105,15 @@ def search(
         "--path-glob", help="Only paths matching this glob ('*' crosses folders).")] = None,
     language: Annotated[str | None, typer.Option(
         "--language", help="Only this language (e.g. python).")] = None,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help=("Only chunks of this definition: its qualified name or its last "
+                          "parts (get_user, Client.get_user)."))] = None,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Search the project's files and notes by meaning and keyword."""
+    """Search the project's files and notes by meaning, keyword and symbol name."""
     with client() as c:
         result = c.search(query, project_path=project, collection=collection, mode=mode.value,
-                          limit=limit, path_glob=path_glob, language=language)
+                          limit=limit, path_glob=path_glob, language=language, symbol=symbol)
     notices(result)
     render_search(result, fmt)
 

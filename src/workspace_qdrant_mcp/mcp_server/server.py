@@ -191,18 +191,22 @@ class WorkspaceTools:
             "(`*` also crosses folders)."))] = None,
         language: Annotated[str | None, Field(description=(
             "Only chunks in this language, e.g. `python`, `markdown`."))] = None,
+        symbol: Annotated[str | None, Field(description=(
+            "Only chunks of this definition: its qualified name or its last parts, e.g. "
+            "`get_user` or `Client.get_user`."))] = None,
     ) -> CallToolResult:
-        """Search the current project's files and notes by meaning and by keyword.
+        """Search the current project's files and notes by meaning, keyword and symbol name.
 
         Parameters: `query` (required), `collection` (any old or new name of a
         project's data), `mode` (hybrid, dense or sparse), `limit` (1-100),
-        `path_glob` and `language` (filters). The answer is text: a first line
+        `path_glob`, `language` and `symbol` (filters). The answer is text: a first line
         with the number of results, any notices (e.g. the index is still being
         built), then per result a line `@@ path:start-end symbol score` (or
         `@@ note <id> "title" score`) followed by the chunk's lines, verbatim.
         """
         return await self.run(ctx, "search", query=query, collection=collection, mode=mode,
-                              limit=limit, path_glob=path_glob, language=language)
+                              limit=limit, path_glob=path_glob, language=language,
+                              symbol=symbol)
 
     async def store(
         self,

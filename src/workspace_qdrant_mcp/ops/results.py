@@ -54,6 +54,8 @@ class SearchHit(TypedDict):
     snippet: str
     payload: dict[str, Any]
     id: str
+    #: The qualified name of the definition the chunk starts in or with (code chunks).
+    symbol: NotRequired[str]
     stale: NotRequired[bool]
 
 

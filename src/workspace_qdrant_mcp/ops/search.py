@@ -1,8 +1,8 @@
 """Search a project's index by meaning (dense), by keyword (BM25) or both (hybrid).
 
-Hybrid runs in Qdrant: one Query API call with a dense and a sparse prefetch
-fused by Reciprocal Rank Fusion, so ranking needs no score calibration between
-the two and costs one round trip.
+Hybrid runs in Qdrant: one Query API call whose dense, sparse and symbol
+prefetches are fused by their score distributions (``ops/ranking.py`` says how
+and why), so it costs one round trip.
 
 The collection name is sent to Qdrant exactly as given (any logical name, old
 or new, or a physical name) and never resolved here first: Qdrant resolves an
@@ -33,6 +33,7 @@ from ..workspace.index_state import index_state, partial_notice
 from ..workspace.routing import Route, choose_collection, recipe_of
 from ..workspace.sync import project_job
 from ..workspace.workspace import Workspace
+from .ranking import hybrid_points, symbol_condition
 from .registry import operation
 from .results import SearchHit, SearchResult
 
@@ -105,14 +106,16 @@ class _NoMatch(Exception):
     """No indexed path matches the glob: the answer is empty without asking Qdrant."""
 
 
-def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None) -> _Plan:
+def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None,
+          symbol: str | None = None) -> _Plan:
     """Decide where each filter runs.
 
     A server evaluates filters on its payload indexes: everything goes into the
     query. The embedded engine evaluates a filter in Python for every point, per
     prefetch (~20 µs a point, and ``MatchAny`` multiplies that by its number of
     values), so there the filters run over a ranked candidate pool instead,
-    except a glob matching only a few paths, which stays a small ``MatchAny``.
+    except a glob matching only a few paths, which stays a small ``MatchAny``,
+    and a symbol, which matches too few chunks for a pool to find them.
     """
     lang = language.strip().lower() if language and language.strip() else None
     paths: list[str] | None = None
@@ -120,9 +123,10 @@ def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None)
         paths = matching_paths(ws, name, path_glob)
         if not paths:
             raise _NoMatch
-    if lang is None and paths is None:
+    if lang is None and paths is None and symbol is None:
         return _Plan()
-    in_query = ws.settings.uses_server or (paths is not None and len(paths) <= LOCAL_MATCH_ANY)
+    in_query = (ws.settings.uses_server or symbol is not None
+                or (paths is not None and len(paths) <= LOCAL_MATCH_ANY))
     if not in_query:
         allowed = set(paths) if paths is not None else None
 
@@ -136,6 +140,8 @@ def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None)
         conditions.append(qm.FieldCondition(key="language", match=qm.MatchValue(value=lang)))
     if paths is not None:
         conditions.append(qm.FieldCondition(key="path", match=qm.MatchAny(any=paths)))
+    if symbol is not None:
+        conditions.append(symbol_condition(symbol))
     return _Plan(flt=qm.Filter(must=conditions))
 
 
@@ -165,19 +171,12 @@ def _ask(
     ws: Workspace, name: str, mode: str, dense: list[float] | None,
     sparse: qm.SparseVector | None, k: int, depth: int, flt: qm.Filter | None,
 ) -> list[qm.ScoredPoint]:
-    """One Query API call: the top ``k`` points (fused from two prefetches in hybrid mode)."""
+    """One Query API call: the top ``k`` points (fused from prefetches in hybrid mode)."""
     client = ws.client
     request: dict[str, Any]
-    if mode == "hybrid" and sparse is not None and dense is not None:
-        # The filter sits in the prefetches only: what they pass on already satisfies it.
-        request = {
-            "prefetch": [
-                qm.Prefetch(query=dense, using=schema.DENSE_VECTOR, limit=depth, filter=flt),
-                qm.Prefetch(query=sparse, using=schema.SPARSE_VECTOR, limit=depth, filter=flt),
-            ],
-            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
-        }
-    elif mode == "sparse":
+    if mode == "hybrid" and dense is not None:
+        return hybrid_points(client, name, dense, sparse, k, depth, flt)
+    if mode == "sparse":
         request = {"query": sparse, "using": schema.SPARSE_VECTOR, "query_filter": flt}
     else:
         request = {"query": dense, "using": schema.DENSE_VECTOR, "query_filter": flt}
@@ -223,11 +222,13 @@ def search(
     limit: int = 10,
     path_glob: str | None = None,
     language: str | None = None,
+    symbol: str | None = None,
 ) -> SearchResult:
     """Search the project's index (or ``collection``) for ``query``.
 
-    ``mode`` is hybrid (dense + BM25, RRF fusion), dense or sparse; ``path_glob``
-    (fnmatch, ``*`` crosses folders) and ``language`` filter the hits.
+    ``mode`` is hybrid (meaning, keywords and symbol names, fused), dense or
+    sparse; ``path_glob`` (fnmatch, ``*`` crosses folders), ``language`` and
+    ``symbol`` (a definition's qualified name, or its last parts) filter the hits.
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgument("The search query is empty; give some words to search for.")
@@ -239,6 +240,8 @@ def search(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidArgument(f"The limit must be a whole number from 1 to {MAX_LIMIT}, "
                               f"got {limit!r}.")
+    if symbol is not None:
+        symbol_condition(symbol)  # a bad symbol is refused before anything is routed
     route = _route(ws, collection, project_path)
     notices = list(route.ctx.notices) if route.ctx else []
 
@@ -246,7 +249,8 @@ def search(
 
     def ask(name: str) -> list[qm.ScoredPoint]:
         try:
-            return _run(ws, name, query.strip(), mode, limit, _plan(ws, name, path_glob, language))
+            return _run(ws, name, query.strip(), mode, limit,
+                        _plan(ws, name, path_glob, language, symbol))
         except _NoMatch:
             unmatched.append(str(path_glob))
             return []
@@ -290,6 +294,8 @@ def search(
             "payload": payload,
             "id": str(point.id),
         }
+        if isinstance(payload.get("symbol"), str):
+            hit["symbol"] = payload["symbol"]
         if payload.get("path") in stale and payload.get("source") == schema.SOURCE_FILE:
             hit["stale"] = True
         results.append(hit)

@@ -16,7 +16,9 @@ service) because the next sync redoes exactly what is missing:
     version, both, or the new one, never nothing.
 ``dense``
     The dense vectors are filled in (``update_vectors``) for every point that
-    lacks one, in batches, embedding the next batch while the last is written.
+    lacks one, in batches, embedding the next batch while the last is written;
+    a chunk with a symbol gets its symbol vector in the same write (under a
+    recipe that has one: ``ingest/symbols.py``).
     Until then hybrid search still finds those points by keyword (fusion of two
     prefetches), and the index reports itself as partial.
 ``clean``
@@ -56,6 +58,7 @@ from ..core.recipe import IndexRecipe
 from ..core.state import utc_now
 from ..ingest import walker
 from ..ingest.chunker import language_of
+from ..ingest.symbols import symbol_names, symbol_text
 from .gates import write_gate
 from .models import TextChunk, embedding_text
 from .points import chunk_point_id, file_filter
@@ -346,6 +349,8 @@ class Indexer:
             payload["symbol"] = chunk.symbol
             payload["symbols"] = list(chunk.symbols)
             payload["kind"] = chunk.kind
+            if self.recipe.payload >= 4:  # the forms the symbol filter matches
+                payload["symbol_names"] = symbol_names(chunk.symbols)
         if chunk.start_col is not None:  # a piece of an overlong line
             payload["start_col"], payload["end_col"] = chunk.start_col, chunk.end_col
         return payload
@@ -404,17 +409,17 @@ class Indexer:
             return
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wqm-embed") as pool:
-            pending: Future[tuple[list[str], list[list[float]]]] | None = None
+            pending: Future[list[qm.PointVectors]] | None = None
             for batch in self._dense_batches(ids):
                 self.ws.check_stopping("the index")
                 future = pool.submit(self._embed_batch, batch)
                 if pending is not None:
-                    done += self._write_dense(*pending.result())
+                    done += self._write_dense(pending.result())
                     self.emit({"phase": "embed", "done": done, "total": total})
                     self.hand_over()
                 pending = future
             if pending is not None:
-                done += self._write_dense(*pending.result())
+                done += self._write_dense(pending.result())
                 self.emit({"phase": "embed", "done": done, "total": total})
 
     def _dense_batches(self, ids: list[str]) -> Iterator[list[qm.Record]]:
@@ -424,26 +429,39 @@ class Indexer:
 
             def read(name: str, wanted: list[qm.ExtendedPointId] = part) -> list[qm.Record]:
                 return store.call(client, f"read chunks of {name}", lambda: client.retrieve(
-                    name, ids=wanted, with_payload=["content", "context", "path"],
+                    name, ids=wanted, with_payload=["content", "context", "path", "symbol"],
                     with_vectors=False))
             records = self.route.run(read)
             if records:
                 yield records
 
-    def _embed_batch(self, records: list[qm.Record]) -> tuple[list[str], list[list[float]]]:
-        texts = []
-        for record in records:
+    def _embed_batch(self, records: list[qm.Record]) -> list[qm.PointVectors]:
+        """The dense vectors of a batch: each chunk's, and its symbol's where it has one.
+
+        Both kinds of text go through one embedding call (the embedder sorts by
+        length, so the short symbol texts batch together).
+        """
+        texts: list[str] = []
+        symbols: list[tuple[int, str]] = []  # (record index, symbol text)
+        for i, record in enumerate(records):
             payload = record.payload or {}
             header = payload.get("context")
             texts.append(embedding_text(str(header if header is not None else
                                             payload.get("path", "")),
                                         str(payload.get("content", ""))))
-        return [str(r.id) for r in records], self.ws.models.embed_dense(self.recipe, texts)
+            symbol = payload.get("symbol")
+            if self.recipe.symbol is not None and isinstance(symbol, str) and symbol:
+                symbols.append((i, symbol_text(symbol, str(payload.get("content", "")))))
+        vectors = self.ws.models.embed_dense(self.recipe, texts + [t for _, t in symbols])
+        named: list[dict[str, Any]] = [{schema.DENSE_VECTOR: v} for v in vectors[:len(texts)]]
+        for (i, _), vector in zip(symbols, vectors[len(texts):], strict=True):
+            named[i][schema.SYMBOL_VECTOR] = vector
+        return [qm.PointVectors(id=str(r.id), vector=v)
+                for r, v in zip(records, named, strict=True)]
 
-    def _write_dense(self, ids: list[str], vectors: list[list[float]]) -> int:
-        """Write a batch of dense vectors; returns how many points it covered."""
-        points = [qm.PointVectors(id=pid, vector={schema.DENSE_VECTOR: vec})
-                  for pid, vec in zip(ids, vectors, strict=True)]
+    def _write_dense(self, points: list[qm.PointVectors]) -> int:
+        """Write a batch of dense (and symbol) vectors; returns how many points it covered."""
+        covered = len(points)
         try:
             self._update_vectors(points)
         except StoreError:
@@ -455,7 +473,7 @@ class Indexer:
             if points:
                 self._update_vectors(points)
         self.report.chunks_dense += len(points)
-        return len(ids)
+        return covered
 
     def _existing(self, ids: list[str]) -> set[str]:
         """Which of ``ids`` are points of the collection now."""
