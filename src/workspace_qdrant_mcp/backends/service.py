@@ -134,6 +134,10 @@ def _service_env(settings: Settings) -> dict[str, str]:
         else:
             env.pop(name, None)
     env.pop("WQM_FAULT_POINT", None)
+    if settings.engine:  # None: the service serves whatever engine the data directory holds
+        env["WQM_ENGINE"] = settings.engine
+    else:
+        env.pop("WQM_ENGINE", None)
     env.pop("WQM_PROJECT_PATH", None)  # the project travels with each call, from its caller
     return env
 

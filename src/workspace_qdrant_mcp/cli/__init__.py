@@ -61,12 +61,13 @@ def _root(
 
 
 def _register() -> None:
-    from . import data, mcp_cmd, project, service
+    from . import data, engine, mcp_cmd, project, service
 
     data.register(app)
     project.register(app)
     service.register(app)
     mcp_cmd.register(app)
+    engine.register(app)
 
 
 _register()

@@ -8,6 +8,7 @@ one comparison.
 Steps of an alias change: ``after_intent`` (intent committed, Qdrant untouched),
 ``after_collection`` (a new physical collection exists, its name does not yet),
 ``after_qdrant`` (Qdrant switched, registry not yet marked done), ``after_done``.
+Steps of an engine move: ``engine_move_*`` (see ``workspace/engine_move.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import signal
 
 from .errors import ConfigError
 
-STEPS = ("after_intent", "after_collection", "after_qdrant", "after_done")
+STEPS = ("after_intent", "after_collection", "after_qdrant", "after_done",
+         # an engine move (workspace/engine_move.py): partial copy recorded, first page
+         # copied, every page copied, copy verified, new engine recorded, engine swapped
+         "engine_move_begun", "engine_move_copying", "engine_move_copied",
+         "engine_move_verified", "engine_move_recorded", "engine_move_switched")
 
 _armed: str | None = None
 

@@ -34,6 +34,7 @@ from ..core.errors import (
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.workspace import Workspace
+from .engine import engine_problems, store_location
 from .registry import operation
 from .results import (
     AliasInfo,
@@ -320,12 +321,13 @@ def doctor(ws: Workspace, fix: bool = False) -> DoctorReport:
         try:
             ws.ensure_open()
         except StoreError as store_exc:
-            found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), store_exc))
+            found.append(_problem("store_unreadable", store_location(ws), store_exc))
             return _report(found)
     except StoreError as exc:
-        found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), exc))
+        found.append(_problem("store_unreadable", store_location(ws), exc))
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
+    found.extend(engine_problems(ws, fix))  # before reconcile: a dropped broken shard's names
     report = ws.aliases.reconcile_sync(fix=fix)
     return _report(found + report.problem_rows())
 

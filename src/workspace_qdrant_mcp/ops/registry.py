@@ -37,7 +37,8 @@ Timeout = Literal["short", "long"]
 #: progress frames; the wait restarts at each one, so it bounds silence, not work.
 TIMEOUT_SECONDS: dict[str, float] = {"short": 60.0, "long": 600.0}
 #: The modules holding operations; importing them declares their operations.
-OP_MODULES = ("health", "status", "ingest", "search", "notes", "identity", "aliases")
+OP_MODULES = ("health", "status", "ingest", "search", "notes", "identity", "aliases",
+              "engine")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
