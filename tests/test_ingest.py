@@ -24,6 +24,9 @@ from workspace_qdrant_mcp.ingest.chunker import chunk_text, language_of, split_l
 from workspace_qdrant_mcp.ops import ingest as pipeline
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 # ----------------------------------------------------------------------------- chunker
 
 
