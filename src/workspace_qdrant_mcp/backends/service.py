@@ -348,6 +348,11 @@ class ServiceBackend:
             )
         if isinstance(outcome, dict) and outcome.get("status") == "applied":
             changes = ", ".join(str(c) for c in outcome.get("change_ids") or [])
+            if not changes:  # not an alias change (an engine move): nothing in the history
+                return ServiceError(
+                    f"The workspace service stopped while answering '{op}', but it was applied; "
+                    "do not run it again."
+                )
             return ServiceError(
                 f"The workspace service stopped while answering '{op}', but it was applied "
                 f"(change {changes}); do not run it again: `wqm project history` shows it."

@@ -92,10 +92,11 @@ def move(
     """
     with _client() as c:
         plan = c.engine_move(to, dry_run=True)
-        if fmt is TextFormat.text or dry_run:
-            render_plan(plan, fmt if dry_run else TextFormat.text)
         if dry_run or plan["status"] == "nothing_to_do":
+            render_plan(plan, fmt)
             return
+        if fmt is TextFormat.text:
+            render_plan(plan, fmt)
         if not confirm_on_terminal(f"Move the store to {to}?", yes):
             cancelled()
         result = c.engine_move(to, progress=MoveProgress())

@@ -73,11 +73,16 @@ class OtherStore:
 
 @dataclass(frozen=True)
 class EngineRecord:
-    """What ``engine.json`` says."""
+    """What ``engine.json`` says; ``request`` is the id of the request that moved it here.
+
+    (So a client whose connection to the service broke during a move can ask
+    whether the move was applied: ``request_outcome``.)
+    """
 
     engine: str
     since: str
     other: OtherStore | None = None
+    request: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as written."""
@@ -85,11 +90,12 @@ class EngineRecord:
         if self.other is not None:
             other = {"engine": self.other.engine, "state": self.other.state,
                      "since": self.other.since}
-        return {"engine": self.engine, "since": self.since, "other": other}
+        return {"engine": self.engine, "since": self.since, "other": other,
+                "request": self.request}
 
     def with_other(self, other: OtherStore | None) -> EngineRecord:
         """The same engine with another ``other``."""
-        return EngineRecord(self.engine, self.since, other)
+        return EngineRecord(self.engine, self.since, other, self.request)
 
 
 def record_path(data_dir: Path) -> Path:
@@ -125,7 +131,8 @@ def read_record(data_dir: Path) -> EngineRecord | None:
             kept = OtherStore(other["engine"], other["state"], str(other.get("since") or ""))
     except (KeyError, TypeError, ValueError):
         raise _damaged(path, "unexpected content") from None
-    return EngineRecord(engine, since, kept)
+    request = raw.get("request")
+    return EngineRecord(engine, since, kept, request if isinstance(request, str) else None)
 
 
 def write_record(data_dir: Path, record: EngineRecord) -> None:

@@ -34,7 +34,7 @@ from ..core.errors import (
 from ..core.state import ChangeRecord
 from ..workspace.migration import ACTOR_CLI, describe_data
 from ..workspace.workspace import Workspace
-from .engine import engine_problems, store_location
+from .engine import engine_move_applied, engine_problems, store_location
 from .registry import operation
 from .results import (
     AliasInfo,
@@ -293,6 +293,7 @@ def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
     changes = ws.state.changes_of_request(request_id)
     done = [c.id for c in changes if c.status == "done"]
     applied = bool(changes) and len(done) == len(changes)
+    applied = applied or (not changes and engine_move_applied(ws, request_id))
     return {"request_id": request_id, "status": "applied" if applied else "not_applied",
             "change_ids": done}
 

@@ -56,6 +56,11 @@ def engine_prune(ws: Workspace, dry_run: bool = False) -> EnginePruneResult:
     return cast(EnginePruneResult, mover.prune(ws, dry_run=dry_run))
 
 
+def engine_move_applied(ws: Workspace, request_id: str) -> bool:
+    """True when request ``request_id`` was an engine move that committed (``request_outcome``)."""
+    return not ws.settings.uses_server and mover.applied_by(ws, request_id)
+
+
 def store_location(ws: Workspace) -> str:
     """The folder of the store in use (for messages about it)."""
     settings = ws.settings
@@ -118,6 +123,7 @@ def _broken_row(ws: Workspace, client: Any, broken: Any, fix: bool) -> ProblemRo
             row["detail"] += f"; setting it aside failed: {exc}"
         else:
             row["fixed"] = True
-            row["detail"] = (f"{broken.collection} ({owner}) was broken: its folder is kept in "
-                             f"{aside} and the collection dropped; `wqm ingest` rebuilds it")
+            kept = f"its folder is kept in {aside}" if aside else "its folder was missing"
+            row["detail"] = (f"{broken.collection} ({owner}) was broken: {kept} and the "
+                             "collection is dropped; `wqm ingest` in that project rebuilds it")
     return row

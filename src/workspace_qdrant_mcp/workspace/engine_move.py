@@ -52,6 +52,7 @@ from ..core import engine_copy, engines, faults, locks, store
 from ..core.client import open_store
 from ..core.engines import EngineRecord, OtherStore
 from ..core.errors import ConfigError, InvalidArgument, StoreError
+from ..core.requests import current_request_id
 from ..core.switchable import SwitchableEngine
 from .workspace import Workspace
 
@@ -240,7 +241,8 @@ def _copy_and_switch(
             now = engines.now()
             engines.write_record(
                 ws.settings.data_dir,
-                EngineRecord(to, now, OtherStore(record.engine, "kept", now)),
+                EngineRecord(to, now, OtherStore(record.engine, "kept", now),
+                             current_request_id()),
             )
             faults.reach("engine_move_recorded")
             old = engine.swap(target, to, _stale_marker(ws.settings.data_dir))
@@ -320,7 +322,9 @@ def _switch_back(
                 return None
             now = engines.now()
             engines.write_record(
-                ws.settings.data_dir, EngineRecord(to, now, OtherStore(record.engine, "kept", now))
+                ws.settings.data_dir,
+                EngineRecord(to, now, OtherStore(record.engine, "kept", now),
+                             current_request_id()),
             )
             faults.reach("engine_move_recorded")
             old = engine.swap(target, to, _stale_marker(ws.settings.data_dir))
@@ -358,6 +362,12 @@ def prune(ws: Workspace, dry_run: bool = False) -> dict[str, Any]:
         engines.write_record(data_dir, record.with_other(None))
         shutil.rmtree(aside, ignore_errors=True)
         return result
+
+
+def applied_by(ws: Workspace, request_id: str) -> bool:
+    """True when request ``request_id`` committed the engine the data directory holds now."""
+    record = engines.read_record(ws.settings.data_dir)
+    return record is not None and record.request == request_id
 
 
 def status(ws: Workspace) -> dict[str, Any]:

@@ -533,11 +533,12 @@ class EdgeClient:
                 with opened.lease() as shard:
                     edge_call(f"flush {collection.name}", shard.flush)
 
-    def set_aside_broken(self, collection_name: str) -> Path:
+    def set_aside_broken(self, collection_name: str) -> Path | None:
         """Move a broken collection's shard folder to ``damaged/`` and drop the collection.
 
         For ``doctor --fix``: the data cannot be read anyway, the folder is kept
-        for inspection, and the project's next ingest rebuilds the collection.
+        for inspection (None: it was missing), and the project's next ingest
+        rebuilds the collection.
         The folder moves first, so a crash in between leaves a collection whose
         folder is missing (still reported as broken), never a folder that the
         orphan sweep at the next open would delete.
@@ -550,9 +551,10 @@ class EdgeClient:
             pass
         else:
             raise StoreError(f"The collection {collection_name} is not broken.")
-        aside = self.root / "damaged" / f"{collection.entry.shard_dir.rsplit('/', 1)[-1]}"
-        aside.parent.mkdir(exist_ok=True)
+        aside: Path | None = None
         if collection.path.exists():
+            aside = self.root / "damaged" / collection.entry.shard_dir.rsplit("/", 1)[-1]
+            aside.parent.mkdir(exist_ok=True)
             collection.path.rename(aside)
         self.delete_collection(collection.name)
         return aside
