@@ -107,7 +107,7 @@ def _crash_move(case: MoveCrash) -> MoveCrash:
 @pytest.fixture(scope="module")
 def move_crashes(
     tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
-) -> dict[str, MoveCrash]:
+) -> Iterator[dict[str, MoveCrash]]:
     """A local-mode data directory per step, its move killed there (a few at a time)."""
     cases = []
     for step in MOVE_STEPS:
@@ -119,7 +119,10 @@ def move_crashes(
             before = contents(ws)
         cases.append(MoveCrash(step, settings, _env(data_dir, model_cache_dir), before))
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return {case.step: case for case in pool.map(_crash_move, cases)}
+        done = {case.step: case for case in pool.map(_crash_move, cases)}
+    yield done
+    for case in cases:  # whatever a failed test left running
+        stop_service(case.settings, force=True)
 
 
 @pytest.mark.parametrize("step", MOVE_STEPS)
