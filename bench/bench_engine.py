@@ -64,6 +64,7 @@ def settings_for(engine: str, data_dir: Path, service: str = "off") -> Any:
 
 def child_build(engine: str, data_dir: Path, points: int) -> dict[str, Any]:
     """A wqm project of ``points`` points on ``engine``; the upsert calls' throughput."""
+    from workspace_qdrant_mcp.core.local_accel import tune_embedded_storage
     from workspace_qdrant_mcp.workspace.projects import ensure_project_collection
     from workspace_qdrant_mcp.workspace.workspace import Workspace
 
@@ -71,6 +72,7 @@ def child_build(engine: str, data_dir: Path, points: int) -> dict[str, Any]:
     try:
         repo = make_repo(data_dir.parent / "repo")
         ctx = ensure_project_collection(ws.aliases, ws.project(repo))
+        tune_embedded_storage(ws.client, ctx.physical)  # what ingest does before it writes
         spent: list[float] = []
         fill(ws, ctx.current_name, points, upsert_seconds=spent)
         started = time.perf_counter()

@@ -30,6 +30,7 @@ from _project_support import add_points, opened, random_vector
 from workspace_qdrant_mcp.cli import app
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import engines, schema, store
+from workspace_qdrant_mcp.core.client import open_store
 from workspace_qdrant_mcp.core.collection_aliases import AliasChange
 from workspace_qdrant_mcp.core.errors import ConfigError
 from workspace_qdrant_mcp.ops import engine as engine_ops
@@ -76,6 +77,14 @@ def test_a_disagreeing_setting_is_refused_with_the_way_out(settings: Settings) -
     assert not settings.qdrant_path.exists()  # nothing was opened, no empty store made
 
 
+def test_a_new_data_directory_takes_the_engine_asked_for(settings: Settings) -> None:
+    with opened(settings.with_overrides(engine="local")) as ws:
+        assert ws.client.engine == "local"  # type: ignore[attr-defined]
+    assert engines.read_record(settings.data_dir).engine == "local"  # type: ignore[union-attr]
+    with opened(settings) as ws:  # unset from then on: what the data directory recorded
+        assert ws.client.engine == "local"  # type: ignore[attr-defined]
+
+
 def test_a_damaged_record_is_one_sentence(settings: Settings) -> None:
     settings.data_dir.mkdir(exist_ok=True)
     engines.record_path(settings.data_dir).write_text("{not json")
@@ -100,9 +109,12 @@ def seed_local(settings: Settings) -> Settings:
     return settings  # engine unset from here: the data directory says local
 
 
-def contents(ws: Workspace) -> dict[str, Any]:
-    """Every collection's points (id -> payload, unit dense vector), and the aliases."""
-    client: Any = ws.client
+def contents(source: Any) -> dict[str, Any]:
+    """Every collection's points (id -> payload, unit dense vector), and the aliases.
+
+    ``source``: a workspace, or an engine client.
+    """
+    client: Any = getattr(source, "client", source)
     points: dict[str, dict[str, Any]] = {}
     for name in sorted(store.collection_names(client)):
         seen: dict[str, Any] = {}
@@ -213,6 +225,75 @@ def test_move_to_edge_copies_everything_while_searches_and_writes_go_on(
     with opened(settings) as again:  # the next process opens Edge, as recorded
         assert again.client.engine == "edge"  # type: ignore[attr-defined]
         same_contents(contents(again), after)
+
+
+def test_writes_between_pages_reach_the_copy_exactly(settings: Settings) -> None:
+    """Overwrites, deletes by id and by filter, before and after the copy's position."""
+    seed_local(settings)
+    with opened(settings) as ws:
+        client: Any = ws.client
+        rng = random.Random(3)
+
+        def point(i: int, path: str) -> qm.PointStruct:
+            return qm.PointStruct(id=i, vector={schema.DENSE_VECTOR: random_vector(rng)},
+                                  payload={"path": path, "source": "file", "content": "new"})
+
+        def path_is(path: str) -> qm.Filter:
+            return qm.Filter(must=[qm.FieldCondition(key="path", match=qm.MatchValue(value=path))])
+
+        def flag(path: str) -> None:
+            client.set_payload(PROJECT_A, payload={"flag": 1}, points=path_is(path))
+
+        def move_to(path: str, ids: list[int]) -> None:
+            client.set_payload(PROJECT_A, payload={"path": path}, points=ids)
+
+        # After each of A's first pages (pages of 256 ids: 0-255 copied, 1300+ not yet): a step.
+        steps = [
+            lambda: (client.upsert(PROJECT_A, points=[point(0, "changed.txt"),  # copied
+                                                      point(1400, "changed.txt")]),  # not yet
+                     client.delete(PROJECT_A, points_selector=qm.FilterSelector(filter=qm.Filter(
+                         must=[qm.FieldCondition(key="path", match=qm.MatchAny(
+                             any=["file1.txt", "file1450.txt"]))])))),
+            lambda: (client.delete(PROJECT_A, points_selector=qm.PointIdsList(points=[2, 1499])),
+                     client.upsert(PROJECT_A, points=[point(2, "back.txt"),
+                                                      point(5000, "n.txt")]),
+                     client.set_payload(PROJECT_A, payload={"tag": "x"},
+                                        points=qm.PointIdsList(points=[3, 1300]))),
+            # writes by filter, then a write that makes the filter match: replaying the first
+            # on a state that already holds the second would flag / delete 4, 6, 1350, 1360
+            # (4, 6: copied; 800, 810: in the next page read; 1350, 1360: later)
+            lambda: (flag("moved.txt"), move_to("moved.txt", [4, 800, 1350]),
+                     client.delete(PROJECT_A, points_selector=qm.FilterSelector(
+                         filter=path_is("gone.txt"))), move_to("gone.txt", [6, 810, 1360])),
+            lambda: ws.aliases.switch_sync([AliasChange("_github_com_u_a", PROJECT_B,
+                                                        expected=ws.aliases.resolve_sync(
+                                                            PROJECT_A))], force=True),
+        ]
+
+        physical_a = ws.aliases.resolve_sync(PROJECT_A)
+
+        def between_pages(event: dict[str, Any]) -> None:
+            if event.get("collection") == physical_a and steps:
+                store.call(client, "write between pages", steps.pop(0))
+
+        moved = engine_ops.engine_move(ws, to="edge", progress=between_pages)
+        assert steps == [] and moved["replayed"] >= 10
+        copy = contents(ws)
+    kept = open_store(settings, "local")  # the kept store: the source as it was at the switch
+    try:
+        source = contents(kept)
+    finally:
+        kept.close()
+    same_contents(copy, source)
+    a = copy["points"][copy["aliases"][PROJECT_A]]
+    assert a["0"][0]["path"] == a["1400"][0]["path"] == "changed.txt"
+    assert "1" not in a and "1450" not in a and "1499" not in a and a["2"][0]["path"] == "back.txt"
+    assert a["3"][0]["tag"] == a["1300"][0]["tag"] == "x" and "5000" in a
+    for i in ("4", "800", "1350"):
+        assert a[i][0]["path"] == "moved.txt" and "flag" not in a[i][0], i
+    for i in ("6", "810", "1360"):
+        assert i in a and a[i][0]["path"] == "gone.txt", i
+    assert copy["aliases"]["_github_com_u_a"] == copy["aliases"][PROJECT_B]
 
 
 def test_switch_back_in_the_undo_window_needs_no_copy_then_prune(settings: Settings) -> None:

@@ -10,10 +10,12 @@ one in-process workspace), while searches keep being answered:
    them in the new store.
 3. Copy every collection page by page. Each page is read under the call lock,
    so searches and writes interleave with the copy and keep going to the old
-   engine; writes are journaled. After a page is written to the copy, the
-   writes journaled up to that page's read are replayed onto it. That order
-   keeps the copy exact: a point's last write to the copy is either a page
-   read after the point's last journaled write, or the replay of that write.
+   engine; writes are journaled. The writes journaled up to a page's read are
+   replayed onto the copy just before that page is written. So each write
+   reaches a point's copy exactly once, in order: on a point copied earlier
+   (whose copy is as the write found it, which keeps writes by filter and
+   partial payload writes exact), or before the page that holds the written
+   state (a point not copied yet: a partial write by id is skipped for it).
 4. Under the alias lock and the call lock: replay the last writes, compare the
    stores (collections, vector configurations, exact counts, aliases, payload
    indexes), flush the copy, commit the new ``engine.json`` (the commit point),
@@ -280,10 +282,11 @@ def _copy_points(
                         raise
                     points, offset = [], None
                 journal = engine.take_journal()
-            engine_copy.write_page(target, name, points)
+            # The writes made before this read first, then the page as read (step 3).
             replayed += engine_copy.replay(target, journal)
+            engine_copy.write_page(target, name, points)
             copied += len(points)
-            emit({"phase": "copy", "done": copied, "total": total})
+            emit({"phase": "copy", "done": copied, "total": total, "collection": name})
             if copied and copied == len(points):
                 faults.reach("engine_move_copying")
             if offset is None:
