@@ -32,6 +32,12 @@ flushed before the commit. Named fault points: ``engine_move_begun``,
 ``engine_move_copying`` (after the first page), ``engine_move_copied``,
 ``engine_move_verified``, ``engine_move_recorded``, ``engine_move_switched``.
 
+HNSW: the copy's pages count as writes, so the Edge store's optimiser
+(``core/edge/optimizer.py``) indexes every collection of 20,000 points or more
+once it has been quiet for a minute, in a child process; the switch does not
+wait for it (searches scan plainly until then, already far faster than local
+mode).
+
 Switching back: the old store is kept. While the live one has taken no write
 since the move (state ``kept``), ``--to <old engine>`` checks the kept store and
 switches to it without a copy; after a write (``stale``) the move back is a
@@ -267,7 +273,7 @@ def _copy_points(
     ws: Workspace, engine: SwitchableEngine, target: Any, names: list[str], total: int,
     emit: Progress,
 ) -> int:
-    """Copy every collection's points; replay journaled writes after each page (see step 3)."""
+    """Copy every collection's points; before each page, replay the writes made until its read."""
     copied = replayed = 0
     emit({"phase": "copy", "done": 0, "total": total})
     for name in names:
