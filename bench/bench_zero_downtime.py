@@ -185,7 +185,7 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
                 began = time.perf_counter()
                 if k % 2 == 0:
                     window.set(False)  # before undo starts, clients stop using the new name
-                    control.call("undo")
+                    control.call("undo", project_path=str(repo))
                     switch_times.append(("undo", began, time.perf_counter()))
                 else:
                     plan = control.call("plan_update_remote", project_path=str(repo))
