@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import WORDS, machine, make_project, percentiles, say, wqm_env
+from _common import WORDS, fill, machine, make_repo, percentiles, say, wqm_env
 
 
 def _searcher(settings: Any, name: str, stop: threading.Event, phase: list[str], seed: int,
@@ -83,6 +83,8 @@ def main(points: int = 20_000, clients: int = 3, baseline_s: float = 8.0,
     """Build, serve, move under load; return the figures."""
     from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
     from workspace_qdrant_mcp.config import Settings
+    from workspace_qdrant_mcp.core.local_accel import tune_embedded_storage
+    from workspace_qdrant_mcp.workspace.projects import ensure_project_collection
     from workspace_qdrant_mcp.workspace.workspace import Workspace
 
     figures: dict[str, Any] = {"machine": machine(), "points": points, "clients": clients}
@@ -92,7 +94,11 @@ def main(points: int = 20_000, clients: int = 3, baseline_s: float = 8.0,
                                          engine="local")).open()
         try:
             say(f"building {points} points in local mode ...")
-            project = make_project(ws, Path(tmp) / "repo", points)
+            repo = make_repo(Path(tmp) / "repo")
+            ctx = ensure_project_collection(ws.aliases, ws.project(repo))
+            tune_embedded_storage(ws.client, ctx.physical)  # as ingest writes local mode
+            fill(ws, ctx.current_name, points)
+            project = {"repo": repo, "name": ctx.current_name}
         finally:
             ws.close()
         served = Settings.from_env(wqm_env(data_dir, "auto"), data_dir=data_dir)

@@ -325,6 +325,25 @@ def test_switch_back_in_the_undo_window_needs_no_copy_then_prune(settings: Setti
         assert engine_ops.engine_prune(ws)["status"] == "nothing_to_do"
 
 
+def test_an_edge_store_moves_to_local_too(settings: Settings) -> None:
+    with opened(settings) as ws:  # a new data directory: Edge
+        ws.aliases.create_project_collection_sync(
+            PROJECT_B, vectors_config=schema.vectors_config(),
+            sparse_vectors_config=schema.sparse_vectors_config(),
+            payload_indexes=schema.payload_indexes())
+        add_points(ws, PROJECT_B, 600, seed=4)
+        ws.aliases.switch_sync([AliasChange("_github_com_u_b", PROJECT_B)])
+        before = contents(ws)
+        moved = engine_ops.engine_move(ws, to="local")
+        assert (moved["status"], moved["from_engine"]) == ("moved", "edge")
+        assert ws.client.engine == "local"  # type: ignore[attr-defined]
+        same_contents(contents(ws), before)
+    with opened(settings) as ws:  # reopened as recorded; the local copy was written durably
+        assert ws.client.engine == "local"  # type: ignore[attr-defined]
+        same_contents(contents(ws), before)
+        assert engine_ops.engine_status(ws)["other"]["engine"] == "edge"  # type: ignore[index]
+
+
 def test_a_store_the_record_does_not_name_is_never_overwritten(settings: Settings) -> None:
     seed_local(settings)
     stray = settings.edge_path / "catalog.db"
