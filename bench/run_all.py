@@ -252,7 +252,8 @@ def render(results: dict[str, Any]) -> str:
         "|" + "---|" * len(v),
         "| " + " | ".join(v.values()) + " |",
         "",
-        "Engine: the embedded Qdrant store (qdrant-client local mode), the default.",
+        ("Engine: the embedded default, Edge (`qdrant-edge-py`) for the new data directories "
+         "the benches make; local mode side by side in \"Engines\" (`bench/bench_engine.py`)."),
         "",
         "## Figures",
         "",
@@ -318,15 +319,17 @@ def render(results: dict[str, Any]) -> str:
 
 QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quality:end -->"
 #: Sections written by benches too long to run here (``--write-docs``), carried over as they are.
-KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->")]
+KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->"),
+                 ("<!-- engines:start -->", "<!-- engines:end -->")]
 
 
 def keep_quality_section(document: str, previous: str) -> str:
     """``document`` with the sections other benches own carried over from ``previous``.
 
     ``bench/bench_quality.py --write-docs`` owns "Search quality" (its run takes
-    ~10 minutes) and ``bench/bench_reindex.py --write-docs`` "Zero-downtime
-    reindex" (tens of minutes), so neither is one of the benches run here; each
+    ~10 minutes), ``bench/bench_reindex.py --write-docs`` "Zero-downtime
+    reindex" (tens of minutes) and ``bench/bench_engine.py`` the "Engines" figures
+    (an hour at 300,000 points), so none is one of the benches run here; each
     goes back before "Per bench", where its script puts it.
     """
     for start, end in KEPT_SECTIONS:

@@ -32,6 +32,9 @@ from workspace_qdrant_mcp.ops import identity
 from workspace_qdrant_mcp.workspace import migration
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 REMOTE = "https://github.com/user/repo.git"
 REMOTE_NAME = "_github_com_user_repo"
 

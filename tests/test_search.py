@@ -23,6 +23,9 @@ from workspace_qdrant_mcp.ops import ingest as pipeline
 from workspace_qdrant_mcp.ops.search import glob_variants, search, snippet
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 SOURCES: dict[str, str] = {
     "src/geometry.py": (
         "import math\n\n\n"
@@ -72,10 +75,11 @@ def build_repo(root: Path, files: dict[str, str] | None = None) -> Path:
 
 
 @contextmanager
-def indexed_repo(base: Path, model_cache_dir: Path) -> Iterator[tuple[Workspace, Path]]:
-    """A workspace with its own data dir under ``base`` and SOURCES ingested."""
+def indexed_repo(base: Path, model_cache_dir: Path, engine: str | None = None
+                 ) -> Iterator[tuple[Workspace, Path]]:
+    """A workspace with its own data dir under ``base`` (on ``engine``) and SOURCES ingested."""
     settings = Settings.from_env({}, data_dir=base / "data", cache_dir=model_cache_dir,
-                                 service="off")
+                                 service="off", engine=engine)
     root = build_repo(base / "repo")
     ws = Workspace(settings).open()
     try:
@@ -87,10 +91,11 @@ def indexed_repo(base: Path, model_cache_dir: Path) -> Iterator[tuple[Workspace,
 
 @pytest.fixture(scope="module")
 def indexed(
-    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path, module_engine: str
 ) -> Iterator[tuple[Workspace, Path]]:
-    """SOURCES indexed once, shared by the module's read-only tests."""
-    with indexed_repo(tmp_path_factory.mktemp("search"), model_cache_dir) as pair:
+    """SOURCES indexed once per engine, shared by the module's read-only tests."""
+    with indexed_repo(tmp_path_factory.mktemp("search"), model_cache_dir,
+                      module_engine) as pair:
         yield pair
 
 

@@ -18,12 +18,16 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from ..config import Settings
+from ..core import engines
 from ..ops.results import (
     AliasGraph,
     AliasInfo,
     AliasTimeline,
     AliasUsage,
     DoctorReport,
+    EngineMoveResult,
+    EnginePruneResult,
+    EngineStatus,
     Forgotten,
     GcResult,
     HistoryEvent,
@@ -54,6 +58,8 @@ PathArg = str | Path | None
 def open_backend(settings: Settings | None = None) -> Backend:
     """The backend front ends should use for these settings."""
     resolved = settings or Settings.from_env()
+    if not resolved.uses_server:  # a WQM_ENGINE the data directory disagrees with: one sentence
+        engines.check_preference(resolved.data_dir, resolved.engine)
     if resolved.service == "auto":
         from .service import ServiceBackend
 
@@ -261,6 +267,22 @@ class WorkspaceClient:
     def registry_metrics(self) -> RegistryMetrics:
         """Counts for monitoring."""
         return cast(RegistryMetrics, self.call("registry_metrics"))
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def engine_status(self) -> EngineStatus:
+        """Which embedded engine holds the store, and the other store if any."""
+        return cast(EngineStatus, self.call("engine_status"))
+
+    def engine_move(self, to: str, *, dry_run: bool = False, progress: Progress | None = None
+                    ) -> EngineMoveResult:
+        """Move the store to engine ``to`` with zero downtime (``dry_run``: only size it)."""
+        result = self.call("engine_move", progress=progress, to=to, dry_run=dry_run)
+        return cast(EngineMoveResult, result)
+
+    def engine_prune(self, *, dry_run: bool = False) -> EnginePruneResult:
+        """Remove the other engine's store (ends the undo window of a move)."""
+        return cast(EnginePruneResult, self.call("engine_prune", dry_run=dry_run))
 
 
 def open_client(settings: Settings | None = None) -> WorkspaceClient:

@@ -97,7 +97,7 @@ def help_command(command: CommandWords = None) -> None:
 
 
 def _register() -> None:
-    from . import dashboard, data, maintenance, mcp_cmd, models, notes, project, service
+    from . import dashboard, data, engine, maintenance, mcp_cmd, models, notes, project, service
 
     data.register(app)
     maintenance.register(app)
@@ -107,6 +107,7 @@ def _register() -> None:
     service.register(app)
     mcp_cmd.register(app)
     dashboard.register(app)
+    engine.register(app)
 
 
 _register()

@@ -48,6 +48,7 @@ from ..workspace.rebuild import (
 )
 from ..workspace.sync import running_rebuild
 from ..workspace.workspace import Workspace
+from .engine import engine_move_applied, engine_problems, store_location
 from .registry import operation
 from .results import (
     AliasInfo,
@@ -387,6 +388,7 @@ def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
     changes = ws.state.changes_of_request(request_id)
     done = [c.id for c in changes if c.status == "done"]
     applied = bool(changes) and len(done) == len(changes)
+    applied = applied or (not changes and engine_move_applied(ws, request_id))
     return {"request_id": request_id, "status": "applied" if applied else "not_applied",
             "change_ids": done}
 
@@ -419,12 +421,13 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
         try:
             ws.ensure_open()
         except StoreError as store_exc:
-            found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), store_exc))
+            found.append(_problem("store_unreadable", store_location(ws), store_exc))
             return _report(found)
     except StoreError as exc:
-        found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), exc))
+        found.append(_problem("store_unreadable", store_location(ws), exc))
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
+    found.extend(engine_problems(ws, fix))  # before reconcile: a dropped broken shard's names
     report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
     found += report.problem_rows() + _rebuild_problems(ws, fix)
     for orphan in orphans(ws):  # data no name reaches: removed only when the user said so

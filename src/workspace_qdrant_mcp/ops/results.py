@@ -501,3 +501,55 @@ __all__ = [
     "UndoResult",
     "WatchResult",
 ]
+
+
+# -- engine (ops/engine.py) ----------------------------------------------------------------------
+
+
+class OtherStoreInfo(TypedDict):
+    """The store of the engine not in use: kept after a move, stale, or a partial copy."""
+
+    engine: str
+    state: str
+    since: str
+    store: str
+    store_bytes: int
+
+
+class EngineStatus(TypedDict):
+    """``engine_status``: which engine holds the store, where, and the other store if any."""
+
+    engine: str
+    store: str | None
+    store_bytes: int
+    since: str | None
+    other: OtherStoreInfo | None
+    record: str | None
+    move_running: bool
+
+
+class EngineMoveResult(TypedDict):
+    """``engine_move``: what was (or, with ``dry_run``, would be) copied and switched."""
+
+    status: str
+    from_engine: str
+    to_engine: str
+    collections: int
+    points: int
+    store_bytes: int
+    free_bytes: int
+    copy: bool
+    replayed: int
+    blocked_ms: float
+    seconds: float
+    kept: str | None
+
+
+class EnginePruneResult(TypedDict):
+    """``engine_prune``: the other engine's store that was (or would be) removed."""
+
+    status: str
+    engine: str | None
+    state: str | None
+    store: str | None
+    freed_bytes: int
