@@ -87,11 +87,20 @@ class RebuildRefused(InvalidArgument):
 
 
 def collection_bytes(ws: Workspace, physical: str) -> int:
-    """Bytes the embedded store spends on ``physical`` (0 when unknown, e.g. on a server)."""
-    for folder in (ws.settings.qdrant_path / "collection" / physical,):
-        if folder.is_dir():
-            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    return 0
+    """Bytes of disk the embedded store spends on ``physical`` (0 when unknown, e.g. a server).
+
+    Blocks in use, not file lengths: an Edge shard maps files far larger than
+    what it has written (226 MB long, 0.8 MB on disk for a small index), and a
+    rebuild needs the space the data takes, not the length of its maps.
+    """
+    if ws.settings.uses_server:
+        return 0
+    where = getattr(ws.client, "collection_path", None)  # Edge: the shard's folder
+    folder = where(physical) if where is not None else (
+        ws.settings.qdrant_path / "collection" / physical)
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file())
 
 
 def check_space(ws: Workspace, physical: str) -> None:
