@@ -65,11 +65,6 @@ SESSIONS: dict[str, list[str]] = {
         'wqm search "add an item to the cart" -n 1 --format simple',
         "wqm project list-aliases",
         "wqm project undo --dry-run",
-    ],
-    "remote-changed": [
-        *_git_project("shop"),
-        "@git remote add origin https://github.com/acme/shop.git",
-        "@wqm ingest",
         "git remote set-url origin git@github.com:acme-corp/shop.git",
         'wqm search "add an item to the cart" -n 1 --format simple',
         "wqm project history",
@@ -81,7 +76,6 @@ SESSIONS: dict[str, list[str]] = {
         "mv shop webshop",
         "cd webshop",
         'wqm search "add an item to the cart" -n 1 --format simple',
-        "wqm project list-aliases",
     ],
     "folder-moved": [
         "@mkdir trip",
@@ -108,17 +102,31 @@ SESSIONS: dict[str, list[str]] = {
         'wqm search "train to Lyon" -n 1 --format simple',
     ],
     "manual": [
-        *_git_project("shop"),
-        "@git remote add origin https://github.com/acme/shop.git",
-        "@WQM_AUTO_MIGRATE=0 wqm ingest",
-        "git remote remove origin",
         "export WQM_AUTO_MIGRATE=0",
+        *_git_project("shop"),
+        "@wqm ingest",
         "cd ..",
         "mv shop webshop",
         "cd webshop",
         "wqm project update-path --old-path /home/you/shop --dry-run",
         "wqm project update-path --old-path /home/you/shop --yes",
         "wqm project undo --yes",
+    ],
+    "cleanup": [
+        *_git_project("shop"),
+        "@wqm ingest",
+        "@git remote add origin https://github.com/acme/shop.git",
+        "@wqm search cart -n 1",
+        "wqm project stale-aliases --days 0",
+        "wqm project remove-alias {name:/home/you/shop} --yes",
+        "wqm project undo --yes",
+    ],
+    "forget": [
+        *_git_project("shop"),
+        "@wqm ingest",
+        "echo n | wqm project forget",
+        "wqm project forget --yes",
+        "wqm project doctor",
     ],
     "clones": [
         "@mkdir work",
@@ -142,6 +150,10 @@ SESSIONS: dict[str, list[str]] = {
         "wqm gc --dry-run",
     ],
 }
+
+
+#: ``{name:/home/you/shop}`` in a step: the path name of that folder (real when run, shown as is).
+_NAMED = re.compile(r"\{name:([^}]*)\}")
 
 
 def _path_name(path: str) -> str:
@@ -202,14 +214,15 @@ def _environment(base: Path) -> dict[str, str]:
     return env
 
 
-def run(session: str) -> str:
-    """Run one session in a fresh folder and return its normalised transcript."""
-    steps = SESSIONS[session]
+def play(session: str, steps: list[str]) -> list[tuple[str, str]]:
+    """Run ``steps`` in a fresh folder: each shown step with its normalised output."""
     with tempfile.TemporaryDirectory(prefix="wqm-guide-") as tmp:
         base = Path(tmp)
-        script = ["cd \"$1\""]
+        real = os.path.realpath(base)
+        script = ['cd "$1"']
         for i, step in enumerate(steps):
-            command = step.removeprefix("@").replace(SHOWN_HOME, str(base))
+            command = _NAMED.sub(lambda m: _path_name(m.group(1).replace(SHOWN_HOME, real, 1)),
+                                 step.removeprefix("@")).replace(SHOWN_HOME, str(base))
             script.append(f"printf '{MARK}{i} %s\\n' \"$PWD\"; {command} 2>&1 </dev/null")
         result = subprocess.run(
             ["bash", "-c", "\n".join(script), "guide", str(base)], capture_output=True,
@@ -218,28 +231,44 @@ def run(session: str) -> str:
         normalise = _Normaliser(session, base)
         normalise.learn_paths()
         parts = result.stdout.split(MARK)[1:]
-    shown: list[str] = []
-    for part in parts:
-        head, _, output = part.partition("\n")
-        index, _, folder = head.partition(" ")
-        normalise.learn(folder)
-        step = steps[int(index)]
-        if step.startswith("@"):
-            continue
-        shown.append(f"$ {step}\n{normalise(output)}")
+        shown: list[tuple[str, str]] = []
+        for part in parts:
+            head, _, output = part.partition("\n")
+            index, _, folder = head.partition(" ")
+            normalise.learn(folder)
+            step = _NAMED.sub(lambda m: _path_name(m.group(1)), steps[int(index)])
+            if not step.startswith("@"):
+                shown.append((step, normalise(output)))
     if len(parts) != len(steps):
-        shown.append(f"(the session stopped after step {len(parts)}: {result.stderr.strip()})\n")
-    return "".join(shown)
+        shown.append(("", f"(the session stopped after step {len(parts)}: {result.stderr})\n"))
+    return shown
+
+
+def run(session: str) -> str:
+    """Run one of SESSIONS and return its normalised transcript."""
+    return "".join(f"$ {step}\n{output}" for step, output in play(session, SESSIONS[session]))
 
 
 _DONE: dict[str, str] = {}
 
 
+def run_all(extra: dict[str, list[str]] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Run every session (and ``extra`` ones), three at a time; keep the guide's transcripts."""
+    every = {**SESSIONS, **(extra or {})}
+    first = next(iter(every))  # alone: it exports the model into an empty cache once
+    played = {first: play(first, every[first])}
+    rest = [name for name in every if name != first]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        played.update(zip(rest, pool.map(play, rest, [every[n] for n in rest]), strict=True))
+    for name in SESSIONS:
+        _DONE[name] = "".join(f"$ {step}\n{output}" for step, output in played[name])
+    return played
+
+
 def transcript(session: str) -> str:
-    """The session's transcript as a ```console block; all sessions run once, in parallel."""
+    """The session's transcript as a console block; all sessions run once, in parallel."""
     if not _DONE:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            _DONE.update(zip(SESSIONS, pool.map(run, SESSIONS), strict=True))
+        run_all()
     return "```console\n" + _DONE[session] + "```\n"
 
 
