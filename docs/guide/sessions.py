@@ -115,8 +115,8 @@ SESSIONS: dict[str, list[str]] = {
     "cleanup": [
         *_git_project("shop"),
         "@wqm ingest",
-        "@git remote add origin https://github.com/acme/shop.git",
-        "@wqm search cart -n 1",
+        "git remote add origin https://github.com/acme/shop.git",
+        'wqm search "add an item to the cart" -n 1 --format simple',
         "wqm project stale-aliases --days 0",
         "wqm project remove-alias {name:/home/you/shop} --yes",
         "wqm project undo --yes",
@@ -255,11 +255,9 @@ _DONE: dict[str, str] = {}
 def run_all(extra: dict[str, list[str]] | None = None) -> dict[str, list[tuple[str, str]]]:
     """Run every session (and ``extra`` ones), three at a time; keep the guide's transcripts."""
     every = {**SESSIONS, **(extra or {})}
-    first = next(iter(every))  # alone: it exports the model into an empty cache once
-    played = {first: play(first, every[first])}
-    rest = [name for name in every if name != first]
+    play("warm-up", [*_git_project("warm"), "@wqm ingest"])  # exports the model once, alone
     with ThreadPoolExecutor(max_workers=3) as pool:
-        played.update(zip(rest, pool.map(play, rest, [every[n] for n in rest]), strict=True))
+        played = dict(zip(every, pool.map(play, every, every.values()), strict=True))
     for name in SESSIONS:
         _DONE[name] = "".join(f"$ {step}\n{output}" for step, output in played[name])
     return played
