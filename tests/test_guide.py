@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs/guide"
 PAGES = ["migration.md", "best-practices.md", "troubleshooting.md", "README.md"]
 sys.path.insert(0, str(GUIDE))
-import sessions  # noqa: E402  (docs/guide/sessions.py, as cog imports it)
+import sessions  # docs/guide/sessions.py, imported as cog imports it
 
 _SHOP = sessions._git_project("shop")
 _HOLD_STORE = (
