@@ -49,6 +49,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,7 +238,9 @@ class Rebuild:
             physical, vectors_config=schema.vectors_config(self.recipe.dense_dim),
             sparse_vectors_config=schema.sparse_vectors_config()))
         for field_name, field_schema in schema.payload_indexes().items():
-            with contextlib.suppress(StoreError):
+            # Local mode warns that payload indexes do nothing there: not the user's concern.
+            with contextlib.suppress(StoreError), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Payload indexes", UserWarning)
                 store.call(client, f"index {field_name}",
                            lambda f=field_name, s=field_schema: client.create_payload_index(  # type: ignore[misc]
                                physical, field_name=f, field_schema=s))
