@@ -464,7 +464,7 @@ def gc(ws: Workspace, dry_run: bool = False, older_than_days: float | None = Non
         if record.physical in reached or record.state == LIVE:
             continue
         if record.state == BUILDING:
-            continue  # a build is resumed, not collected (`wqm reindex --discard` drops one)
+            continue  # a build is resumed, not collected (`wqm project doctor --fix` drops one)
         if cutoff is not None and (record.retired_at or "") > cutoff:
             continue
         size = collection_bytes(ws, record.physical)
