@@ -552,9 +552,11 @@ def render(f: dict[str, Any]) -> str:
          f"{latency_goal(during['same_project'])} |"),
         (f"| same, during a full index, in another project | {_lat(during['another_project'])} "
          f"| p50 ≤ 2 s, p95 ≤ 5 s | {latency_goal(during['another_project'])} |"),
-        (f"| idle service CPU, 3 watched projects / watching off | {watched['cpu_s_per_min']} / "
-         f"{none['cpu_s_per_min']} CPU s per min ({watched['window_s']:.0f} s windows) | ≈ 0 | "
-         f"{_met(watched['cpu_s_per_min'] < 0.6)} (< 1% of a core) |"),
+        (f"| idle service CPU, 3 watched projects / watching off | "
+         f"{watched['cpu_s_per_min']:.2f} / {none['cpu_s_per_min']:.2f} CPU s per min "
+         f"({watched['window_s']:.0f} s windows; the kernel counts 10 ms ticks) | ≈ 0 | "
+         f"{_met(watched['cpu_s_per_min'] < 0.6)} ({watched['cpu_s_per_min'] / 0.6:.2f}% of "
+         "one core) |"),
         *([(f"| catch-up sync of an unchanged project ({f['catch_up']['project']}, "
              f"{f['catch_up']['files']} files), as at a service start | "
              f"{f['catch_up']['sync_s_median']} s (`wqm ingest` wall time "
@@ -574,7 +576,8 @@ def render(f: dict[str, Any]) -> str:
          "`workspace-qdrant-mcp` server through the official `mcp` client over stdio, the "
          "workspace service it starts (watching on), git repositories of third-party sdists "
          "(jinja2, attrs, click, httpx from PyPI) and plain file writes; every search is a "
-         f"real MCP call, polled every {POLL * 1000:.0f} ms. Engine: {f['engine']}. Run on "
+         f"real MCP call, polled every {POLL * 1000:.0f} ms. Engine: "
+         f"{str(f['engine']).split(' /')[0]}. Run on "
          f"{f['date']} at commit {f['commit']}; {m['cores']} cores ({m['cpu']}) **shared with "
          "other sessions' test runs**: load average "
          f"{m['loadavg']} at the start and {f['loadavg_end']} at the end, so absolute times "
@@ -587,7 +590,7 @@ def render(f: dict[str, Any]) -> str:
          f"{' then '.join(during.get('projects_being_built', []))} while each round edits one "
          "file of the project being built and one of an indexed project. Idle cost: CPU time "
          "of the service process (`/proc/<pid>/stat`) over a window with no edits and no "
-         "request, the 4 MCP sessions connected. Branch switch: a synthetic repository "
+         "request, the run's MCP sessions connected. Branch switch: a synthetic repository "
          f"(80% of the touched files changed, 10% deleted, 10% added); converged = the "
          "registry records the hash of every file on disk and the index is complete; chunks "
          "embedded = the dense totals of the sync jobs seen in `workspace_status`."), "",
