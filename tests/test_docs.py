@@ -140,10 +140,14 @@ def _options(command: object) -> list[object]:
 def test_every_command_on_a_project_takes_the_same_project_option() -> None:
     from workspace_qdrant_mcp.ops.registry import describe
 
-    on_project = {name for name, meta in describe().items() if meta["takes_project"]}
+    operations = describe()
+    on_project = {name for name, meta in operations.items() if meta["takes_project"]}
     reached: set[str] = set()
     for name, command in _leaves().items():
-        operation = OPERATION_OF.get(name, name.split()[-1].replace("-", "_"))
+        words = [w.replace("-", "_") for w in name.split()[1:]]
+        # ``wqm engine status`` runs engine_status, ``wqm project undo`` runs undo.
+        operation = OPERATION_OF.get(name, "_".join(words) if "_".join(words) in operations
+                                     else words[-1])
         spelled = [p.opts for p in _options(command)  # type: ignore[attr-defined]
                    if {"--project", "--project-path", "-p"} & set(p.opts)]  # type: ignore[attr-defined]
         if operation in on_project:
