@@ -321,7 +321,9 @@ QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quali
 #: Sections written by benches too long to run here (``--write-docs``), carried over as they are.
 KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->"),
                  ("<!-- engines:start -->", "<!-- engines:end -->"),
-                 ("<!-- keep:start -->", "<!-- keep:end -->")]
+                 ("<!-- keep:start -->", "<!-- keep:end -->"),
+                 ("<!-- embedding-recipes:start -->", "<!-- embedding-recipes:end -->"),
+                 ("<!-- ingest-scale:start -->", "<!-- ingest-scale:end -->")]
 
 
 def keep_quality_section(document: str, previous: str) -> str:
