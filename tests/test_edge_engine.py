@@ -336,7 +336,7 @@ def test_a_second_process_gets_one_sentence(edge: EdgeClient) -> None:
     out, err = child.communicate(timeout=60)
     assert err == ""
     assert out.strip() == (
-        f"The embedded Edge store {edge.root} is open in another process; use the wqm CLI or "
+        f"The embedded store {edge.root} is open in another process; use the wqm CLI or "
         "MCP server (they share it through the workspace service), or stop that process."
     )
     with pytest.raises(StoreLocked):  # a second client in this process too

@@ -26,10 +26,10 @@ sys.path.insert(0, str(GUIDE))
 import sessions  # docs/guide/sessions.py, imported as cog imports it
 
 _SHOP = sessions._git_project("shop")
-_HOLD_STORE = (
-    "@python -c 'import sys, time; from qdrant_client import QdrantClient; "
-    "c = QdrantClient(path=sys.argv[1]); print(\"held\", flush=True); time.sleep(60)' "
-    '"$WQM_DATA_DIR/qdrant" > held.out & '
+_HOLD_STORE = (  # a script holding the default (Edge) store, as its own process
+    "@python -c 'import sys, time; from workspace_qdrant_mcp.core.edge import EdgeClient; "
+    "c = EdgeClient(sys.argv[1]); print(\"held\", flush=True); time.sleep(60)' "
+    '"$WQM_DATA_DIR/edge" > held.out & '
     "for i in $(seq 300); do grep -q held held.out 2>/dev/null && break; sleep 0.1; done"
 )
 

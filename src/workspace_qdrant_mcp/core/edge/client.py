@@ -645,7 +645,7 @@ def _lock_store(root: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise StoreLocked(
-            f"The embedded Edge store {root} is open in another process; use the wqm CLI or "
+            f"The embedded store {root} is open in another process; use the wqm CLI or "
             "MCP server (they share it through the workspace service), or stop that process."
         ) from None
     return fd
