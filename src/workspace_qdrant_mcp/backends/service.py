@@ -186,7 +186,9 @@ class ServiceBackend:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            # ENOTDIR: a file sits where the run folder (or the data folder) belongs, so no
+            # service can be there; preparing the folders then says which file is in the way.
+            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK, errno.ENOTDIR):
                 return None
             raise ServiceError(
                 f"Cannot reach the workspace service at {self.paths.socket}: {exc.strerror}."

@@ -18,7 +18,7 @@ from ..config import Settings, display_url
 from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .edge import EdgeClient
-from .errors import StoreError, StoreLocked
+from .errors import ConfigError, StoreError, StoreLocked
 from .runfiles import ServicePaths, read_pid_info
 from .state import SQLiteStateManager
 
@@ -89,6 +89,23 @@ def open_edge(settings: Settings) -> QdrantClient:
         ) from None
 
 
+def _make_data_dir(path: Path) -> None:
+    """Create the data folder (mode 0700), or say in one sentence why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise ConfigError(
+                f"{blocker} is a file where wqm keeps its data folder {path}; move it away, "
+                "or set WQM_DATA_DIR to another folder."
+            ) from None
+        raise ConfigError(
+            f"Cannot create the data folder {path} ({exc.strerror or type(exc).__name__}); "
+            "fix its permissions or free space, or set WQM_DATA_DIR to another folder."
+        ) from None
+
+
 class QdrantWorkspaceClient:
     """The workspace's storage: Qdrant for data and routing, SQLite for intent and history."""
 
@@ -96,7 +113,7 @@ class QdrantWorkspaceClient:
         self.settings = settings or Settings.from_env()
         faults.arm(self.settings.fault_point)
         # The registry names every project folder and remote: keep a new data dir private.
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_data_dir(self.settings.data_dir)
         self.state_manager = SQLiteStateManager(self.settings.registry_path)
         self._client: QdrantClient | None = None
         self._aliases: AliasManager | None = None

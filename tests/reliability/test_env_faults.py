@@ -1,0 +1,251 @@
+"""Issue 10, a hostile environment (items 3, 4, 12): full disks, lost and damaged stores, odd files.
+
+Real faults only: the data directory on a small tmpfs filled to the brim (we
+run as root, so permissions cannot make a folder unwritable; a read-only tmpfs
+and files where folders belong do), Qdrant's storage folder deleted, its
+``meta.json`` cut short, the registry overwritten with garbage, a folder where
+the service's socket belongs. Every command either works or says one sentence
+that names the file and the way out; the stores never stay in disagreement.
+
+- item 3: a full disk at every point of an ``undo`` / ``update-remote``: what
+  the command said (applied, or not) is what the stores hold once space is
+  freed, the next command converges, and ``doctor`` is green without ``--fix``.
+- item 4: after Qdrant's storage is lost, ``doctor --fix`` and a fresh ingest
+  make ``doctor`` green again.
+- item 12: read-only or misplaced run files and data folders, a socket that is
+  a folder, a truncated ``qdrant/meta.json`` (in-process and service mode), a
+  corrupt ``registry.db`` (every command names it; ``doctor`` reports it and
+  ``doctor --fix`` rebuilds it from Qdrant, with the data reachable again).
+
+Bounded run: eight fill levels for item 3; ``WQM_LONG=1``: forty.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+
+from ._fault_support import (
+    Wqm,
+    error_line,
+    fill,
+    make_wqm,
+    mount_tmpfs,
+    no_traceback,
+    repo,
+    umount,
+    wqm_world,
+)
+from .conftest import LONG
+
+pytestmark = pytest.mark.reliability
+
+REMOTE = "https://github.com/acme/envfaults.git"
+REMOTE_NAME = "_github_com_acme_envfaults"
+MARKER = "osprey"
+
+
+def aliases(world: Wqm) -> dict[str, str]:
+    """Registered aliases: name -> collection."""
+    return {a["alias_name"]: a["collection_name"]
+            for a in world.json("project", "list-aliases")}
+
+
+def doctor_is_green(world: Wqm) -> None:
+    """``wqm project doctor`` (no --fix) exits 0 with no problem left."""
+    done = world.run("project", "doctor", "--format", "json")
+    assert done.returncode == 0, f"doctor is not green:\n{done.stdout}{done.stderr}"
+    assert json.loads(done.stdout)["remaining"] == 0
+
+
+def found_files(world: Wqm, project: Path) -> set[str]:
+    """Paths a keyword search for the marker finds in the project."""
+    result = world.json("search", MARKER, "--mode", "sparse", "--limit", "50", cwd=project)
+    return {hit["path"] for hit in result["results"]}
+
+
+# -- item 3 ---------------------------------------------------------------------------------
+
+
+def test_full_disk_between_the_two_stores_converges(tmp_path: Path) -> None:
+    """Issue 10 item 3: fill the data dir's disk to several levels, change a name, free, check.
+
+    Each level leaves a different number of bytes free, so the write that fails
+    moves through the steps of a change (the intent, Qdrant's alias table, the
+    registry's record). Whatever failed, the sentence the user got must match
+    what the stores hold once space is back, and nothing needs ``--fix``.
+    """
+    mount = tmp_path / "small"
+    mount_tmpfs(mount, "24m")
+    levels = [0, 4096, 8192, 12288, 16384, 24576, 32768, 65536]
+    if LONG:
+        levels = [i * 2048 for i in range(40)]
+    seen: set[str] = set()
+    world = make_wqm(mount / "w")
+    try:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        world.ok("ingest", cwd=project)
+        git(project, "remote", "add", "origin", REMOTE)
+        for leave in levels:
+            before = aliases(world)
+            adding = REMOTE_NAME not in before
+            args = ("project", "update-remote", "--yes") if adding else (
+                "project", "undo", "--yes")
+            ballast = fill(mount, leave_bytes=leave)
+            try:
+                done = world.run(*args, cwd=project)
+            finally:
+                ballast.unlink()
+            world.ok("status", cwd=project)  # the next command, whatever it is, works
+            doctor_is_green(world)
+            after = aliases(world)
+            wanted = dict(before)
+            if adding:
+                wanted[REMOTE_NAME] = before[next(iter(before))]
+            else:
+                wanted.pop(REMOTE_NAME)
+            if done.returncode == 0:
+                seen.add("ok")
+                assert after == wanted, f"leave {leave}: reported done, stores hold {after}"
+                continue
+            message = error_line(done)
+            applied = "was applied" in message or "nothing to redo" in message
+            seen.add("applied" if applied else "not applied")
+            assert after == (wanted if applied else before), (
+                f"leave {leave}: told {message!r}, but the stores hold {after}")
+        assert seen - {"ok"}, "no level made the command fail: the disk was not full enough"
+        no_traceback(world.log(), "the service log")
+    finally:
+        world.kill_service()
+        umount(mount)
+
+
+# -- item 4 ---------------------------------------------------------------------------------
+
+
+def test_doctor_goes_green_after_qdrant_storage_was_lost(tmp_path: Path) -> None:
+    """Issue 10 item 4: storage deleted; doctor --fix, a fresh ingest, and doctor is green."""
+    with wqm_world(tmp_path) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"}, remote=REMOTE)
+        world.ok("ingest", cwd=project)
+        world.ok("service", "stop")
+        shutil.rmtree(world.data_dir / "qdrant")
+        sick = world.run("project", "doctor", "--format", "json")
+        assert sick.returncode == 1 and json.loads(sick.stdout)["remaining"] > 0
+        fixed = world.run("project", "doctor", "--fix", "--format", "json")
+        no_traceback(fixed.stdout + fixed.stderr, "doctor --fix")
+        world.ok("ingest", cwd=project)
+        doctor_is_green(world)
+        assert found_files(world, project) == {"a.py"}
+        fixed_again = world.run("project", "doctor", "--fix")
+        assert fixed_again.returncode == 0, fixed_again.stdout + fixed_again.stderr
+
+
+# -- item 12 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_data_dir_that_cannot_be_written_gives_one_sentence(tmp_path: Path,
+                                                            service: bool) -> None:
+    """Issue 10 item 12: a file where the data folder belongs; a read-only filesystem."""
+    project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("in the way\n")
+    read_only = tmp_path / "ro"
+    mount_tmpfs(read_only, "1m", read_only=True)
+    try:
+        for data_dir in (a_file, a_file / "data", read_only / "data"):
+            world = make_wqm(tmp_path / "unused", service=service)
+            world.env["WQM_DATA_DIR"] = str(data_dir)
+            for args in (("status",), ("ingest",), ("project", "doctor")):
+                message = error_line(world.run(*args, cwd=project))
+                named = str(a_file) if a_file in data_dir.parents or data_dir == a_file else (
+                    str(data_dir))
+                assert named in message, (data_dir, args, message)
+                assert "WQM_DATA_DIR" in message or "move it away" in message, message
+    finally:
+        umount(read_only)
+
+
+def test_run_files_in_the_way_give_one_sentence(tmp_path: Path) -> None:
+    """Issue 10 item 12: ``run`` a file, ``run/service.sock`` a folder; moved away, all works."""
+    with wqm_world(tmp_path) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        world.ok("ingest", cwd=project)
+        world.ok("service", "stop")
+        run = world.run_dir
+        shutil.rmtree(run)
+        run.write_text("in the way\n")
+        for args in (("status",), ("service", "start")):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(run) in message and "move it away" in message, message
+        run.unlink()
+        run.mkdir(mode=0o700)
+        (run / "service.sock").mkdir()
+        for args in (("status",), ("service", "start")):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(run / "service.sock") in message and "move it away" in message, message
+        (run / "service.sock").rmdir()
+        assert found_files(world, project) == {"a.py"}
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_truncated_qdrant_meta_gives_one_sentence_and_doctor_says_so(
+        tmp_path: Path, service: bool) -> None:
+    """Issue 10 item 12: ``qdrant/meta.json`` cut short (a crash of an older writer)."""
+    with wqm_world(tmp_path, service=service) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        world.ok("ingest", cwd=project)
+        world.kill_service()
+        meta = world.data_dir / "qdrant" / "meta.json"
+        whole = meta.read_bytes()
+        meta.write_bytes(whole[: len(whole) // 2])
+        for args in (("status",), ("search", MARKER), ("ingest",), ("project", "list-aliases")):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(meta.parent) in message and "damaged" in message, message
+        report = world.run("project", "doctor", "--format", "json")
+        assert report.returncode == 1, report.stdout + report.stderr
+        kinds = {p["kind"] for p in json.loads(report.stdout)["problems"]}
+        assert "store_unreadable" in kinds, report.stdout
+        world.kill_service()
+        meta.write_bytes(whole)
+        assert found_files(world, project) == {"a.py"}
+        no_traceback(world.log(), "the service log")
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_corrupt_registry_is_named_reported_and_rebuilt_from_qdrant(
+        tmp_path: Path, service: bool) -> None:
+    """Issue 10 item 12: garbage over ``registry.db``: named everywhere, rebuilt by doctor --fix."""
+    with wqm_world(tmp_path, service=service) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n", "b.md": f"{MARKER} doc\n"})
+        world.ok("ingest", cwd=project)
+        git(project, "remote", "add", "origin", REMOTE)
+        world.ok("project", "update-remote", "--yes", cwd=project)
+        names = aliases(world)
+        world.kill_service()
+        registry = world.data_dir / "registry.db"
+        for suffix in ("-wal", "-shm"):
+            registry.with_name(registry.name + suffix).unlink(missing_ok=True)
+        registry.write_bytes(b"this is not a database " * 400)
+        for args in (("status",), ("search", MARKER), ("ingest",), ("project", "list-aliases"),
+                     ("project", "history"), ("project", "undo", "--yes")):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(registry) in message and "doctor --fix" in message, (args, message)
+        report = world.run("project", "doctor", "--format", "json")
+        assert report.returncode == 1
+        assert "registry_unreadable" in {p["kind"] for p in json.loads(report.stdout)["problems"]}
+        fixed = world.run("project", "doctor", "--fix", "--format", "json")
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert list(world.data_dir.glob("registry.db.damaged-*")), "the damaged file was not kept"
+        doctor_is_green(world)
+        assert aliases(world) == names
+        assert found_files(world, project) == {"a.py", "b.md"}
+        report = world.json("ingest", cwd=project)
+        assert report["files_deleted"] == 0
+        no_traceback(world.log(), "the service log")
