@@ -19,7 +19,7 @@ from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .edge import EdgeClient
 from .errors import ConfigError, StoreError, StoreLocked
-from .runfiles import ServicePaths, read_pid_info
+from .runfiles import ServicePaths, file_in_the_way, read_pid_info
 from .state import SQLiteStateManager
 
 
@@ -94,7 +94,7 @@ def _make_data_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        blocker = file_in_the_way(path)
         if blocker is not None:
             raise ConfigError(
                 f"{blocker} is a file where wqm keeps its data folder {path}; move it away, "

@@ -32,14 +32,23 @@ def unwritable(path: Path, exc: OSError) -> ServiceError:
     )
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that exists but is not a folder, else None."""
+    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` with mode 0700, or check that an existing one is ours and private."""
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
+        # mkdir reports a file in the way as EEXIST or ENOTDIR: name the file, not the errno.
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            raise ServiceError(
+                f"{blocker} is a file where wqm keeps a folder; move it away and retry."
+            ) from None
         raise unwritable(path, exc) from None
-    if not path.is_dir():
-        raise ServiceError(f"{path} is a file where wqm keeps a folder; move it away and retry.")
     info = path.stat()
     if info.st_uid != os.getuid():
         raise ServiceError(
