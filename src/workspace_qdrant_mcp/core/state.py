@@ -509,8 +509,14 @@ class SQLiteStateManager:
         path_name: str | None,
         remote_name: str | None,
         root_commits: frozenset[str] = frozenset(),
+        names: Sequence[tuple[str, str, str | None, str | None]] = (),
     ) -> ProjectRecord:
-        """Create or update the project that owns ``physical_collection``."""
+        """Create or update the project that owns ``physical_collection`` and bind ``names``.
+
+        ``names`` holds (name, kind, canonical_remote, root_path) rows; they are
+        written in the same transaction as the project, so a failed write (a full
+        disk) never leaves a project whose names are only half recorded.
+        """
         now = utc_now()
         commits = json.dumps(sorted(root_commits)) if root_commits else None
         with self.transaction() as conn:
@@ -535,6 +541,14 @@ class SQLiteStateManager:
                     commits,
                 ),
             )
+            for name, kind, remote, root in names:
+                conn.execute(
+                    "INSERT INTO project_names(name, project_id, kind, canonical_remote, "
+                    "root_path, added_at) SELECT ?, id, ?, ?, ?, ? FROM projects "
+                    "WHERE physical_collection = ? ON CONFLICT(name) DO UPDATE SET "
+                    "project_id = excluded.project_id",
+                    (name, kind, remote, root, now, physical_collection),
+                )
         record = self.project_by_collection(physical_collection)
         assert record is not None
         return record
@@ -577,23 +591,6 @@ class SQLiteStateManager:
         with self.transaction() as conn:
             conn.execute("DELETE FROM project_names WHERE project_id = ?", (project_id,))
             conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
-
-    def bind_name(
-        self,
-        name: str,
-        project_id: int,
-        kind: str,
-        canonical_remote: str | None,
-        root_path: str | None,
-    ) -> None:
-        """Remember that ``name`` belongs to a project (and, for remote names, to which remote)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO project_names(name, project_id, kind, canonical_remote, root_path, "
-                "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-                "project_id = excluded.project_id",
-                (name, project_id, kind, canonical_remote, root_path, utc_now()),
-            )
 
     def name_binding(self, name: str) -> sqlite3.Row | None:
         """The registry's record of which project (and remote) a name was bound to."""
