@@ -67,7 +67,7 @@ from .naming import is_opaque_physical_name, new_physical_name, validate_name
 from .state import AuditRow, ChangeRecord, SQLiteStateManager, load_json, utc_now
 
 
-def _cause(exc: BaseException) -> str:
+def registry_cause(exc: BaseException) -> str:
     """The part of a registry error that says what went wrong (e.g. "database or disk is full")."""
     text = str(exc)
     inner = text.split(": ", 1)[1] if ": " in text else text
@@ -418,7 +418,7 @@ class AliasManager:
         except RegistryError as exc:
             raise RegistryError(
                 f"Change {change_id} was applied to Qdrant, but the registry could not record "
-                f"it ({_cause(exc)}); once the registry can be written again (free some disk "
+                f"it ({registry_cause(exc)}); once the registry can be written again (free some disk "
                 "space), the next wqm command records it: there is nothing to redo."
             ) from None
 
