@@ -18,7 +18,7 @@ from ..config import Settings, display_url
 from . import faults, local_accel
 from .collection_aliases import AliasManager
 from .edge import EdgeClient
-from .errors import ConfigError, StoreError, StoreLocked
+from .errors import ConfigError, RegistryError, StoreError, StoreLocked
 from .runfiles import ServicePaths, file_in_the_way, read_pid_info
 from .state import SQLiteStateManager
 
@@ -158,7 +158,14 @@ class QdrantWorkspaceClient:
         for suffix in ("", "-wal", "-shm"):
             source = path.with_name(path.name + suffix)
             if source.exists():
-                source.replace(keep_as.with_name(keep_as.name + suffix))
+                try:
+                    source.replace(keep_as.with_name(keep_as.name + suffix))
+                except OSError as exc:
+                    raise RegistryError(
+                        f"Cannot move the damaged registry {source} aside "
+                        f"({exc.strerror or type(exc).__name__}); make its folder writable "
+                        "and run `wqm project doctor --fix` again."
+                    ) from None
         self.state_manager = SQLiteStateManager(path)
         self._aliases = None
 

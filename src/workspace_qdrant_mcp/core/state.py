@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
-from .errors import RegistryError, SchemaTooNew
+from .errors import RegistryDamaged, RegistryError, SchemaTooNew
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .requests import current_request_id
 
@@ -722,11 +722,19 @@ def _restore_alias_row(conn: sqlite3.Connection, alias: str, collection: str) ->
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
     """One sentence for a registry that cannot be opened: damaged, or not writable."""
     if isinstance(exc, sqlite3.OperationalError):
+        # SQLite says "unable to open database file" on a read-only file system (WAL needs
+        # its -shm file): name the cause the user can act on.
+        with contextlib.suppress(OSError):
+            if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+                return RegistryError(
+                    f"Cannot open the registry {path}: its file system is read-only; remount "
+                    "it writable, or set WQM_DATA_DIR to another folder."
+                )
         return RegistryError(
             f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
             "permissions and free space."
         )
-    return RegistryError(
+    return RegistryDamaged(
         f"The registry {path} is damaged ({exc}); `wqm project doctor --fix` moves it aside "
         "and rebuilds it from Qdrant, which holds every name."
     )

@@ -28,6 +28,7 @@ from ..core.errors import (
     AliasNotFound,
     InvalidArgument,
     LastNameError,
+    RegistryDamaged,
     RegistryError,
     StoreError,
 )
@@ -342,7 +343,9 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
     try:
         ws.ensure_open()
     except RegistryError as exc:
-        if not fix:
+        # Only a damaged file is rebuilt: one from a newer wqm, or one a read-only or full
+        # disk keeps closed, is healthy and holds history Qdrant cannot give back.
+        if not fix or not isinstance(exc, RegistryDamaged):
             found.append(_problem("registry_unreadable", str(ws.settings.registry_path), exc))
             return _report(found)
         kept = ws.rebuild_registry()
