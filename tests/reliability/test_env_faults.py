@@ -22,9 +22,12 @@ Bounded run: eight fill levels for item 3; ``WQM_LONG=1``: forty.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,7 @@ import pytest
 from conftest import git
 
 from ._fault_support import (
+    TRACEBACK,
     Wqm,
     error_line,
     fill,
@@ -191,6 +195,85 @@ def test_data_dir_that_cannot_be_written_gives_one_sentence(tmp_path: Path,
                 assert "WQM_DATA_DIR" in message or "move it away" in message, message
     finally:
         umount(read_only)
+
+
+def doctor_refusal(world: Wqm, *args: str) -> str:
+    """What ``doctor`` says when the stores cannot open: its report, or the service's sentence.
+
+    In-process, doctor runs without an open workspace and reports the problem
+    (exit 1, not fixed); through the service, a service that cannot start says
+    so in one ``Error:`` line. Either way: no traceback, nothing claimed fixed.
+    """
+    done = world.run("project", "doctor", *args, "--format", "json")
+    if "Error:" in done.stderr:
+        return error_line(done)
+    assert done.returncode == 1 and not TRACEBACK.search(done.stdout + done.stderr), done
+    problems = json.loads(done.stdout)["problems"]
+    assert not any(p["fixed"] for p in problems), problems
+    return " ".join(p["detail"] for p in problems if p["kind"] == "registry_unreadable")
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_read_only_data_dir_is_named_and_its_registry_kept(tmp_path: Path,
+                                                           service: bool) -> None:
+    """Issue 10 item 12: a data folder (with data) remounted read-only, as after disk errors.
+
+    Every command names the folder's files and says "read-only"; ``doctor --fix``
+    must not take a healthy registry for a damaged one (it used to try moving it
+    aside, and leaked the rename's traceback); once writable, all is as before.
+    """
+    with wqm_world(tmp_path / "w", service=service) as first:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        first.ok("ingest", cwd=project)
+        git(project, "remote", "add", "origin", REMOTE)
+        first.ok("project", "update-remote", "--yes", cwd=project)
+        names = aliases(first)
+    mount = tmp_path / "ro"
+    mount_tmpfs(mount, "64m")
+    try:
+        # A copy on its own tmpfs, touched by no process, so remounting it read-only works.
+        shutil.copytree(first.data_dir, mount / "data", ignore=shutil.ignore_patterns("run"))
+        world = make_wqm(tmp_path / "unused", service=service)
+        world.data_dir = mount / "data"
+        world.env["WQM_DATA_DIR"] = str(world.data_dir)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        for args in (("status",), ("search", MARKER), ("ingest",), ("project", "list-aliases")):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(world.data_dir) in message and "read-only" in message.lower(), message
+        for args in ((), ("--fix",)):
+            said = doctor_refusal(world, *args)
+            assert str(world.data_dir) in said and "read-only" in said.lower(), said
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        assert not list(world.data_dir.glob("registry.db.damaged-*"))
+        assert aliases(world) == names
+        assert any(e["alias_name"] == REMOTE_NAME
+                   for e in world.json("project", "history", cwd=project)), "history was lost"
+        assert found_files(world, project) == {"a.py"}
+        doctor_is_green(world)
+        world.kill_service()
+    finally:
+        umount(mount)
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_registry_from_a_newer_wqm_is_refused_and_kept(tmp_path: Path, service: bool) -> None:
+    """Issue 10 item 12: a registry a newer wqm wrote is not damage; ``doctor --fix`` keeps it."""
+    with wqm_world(tmp_path, service=service) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        world.ok("ingest", cwd=project)
+        world.kill_service()
+        registry = world.data_dir / "registry.db"
+        with contextlib.closing(sqlite3.connect(registry)) as db, db:
+            db.execute("INSERT INTO schema_version VALUES (999, 'from the future', 'now')")
+        for args in (("status",), ("search", MARKER)):
+            message = error_line(world.run(*args, cwd=project))
+            assert str(registry) in message and "upgrade wqm" in message, message
+        said = doctor_refusal(world, "--fix")
+        assert str(registry) in said and "upgrade wqm" in said, said
+        world.kill_service()
+        assert not list(world.data_dir.glob("registry.db.damaged-*")), "a newer registry was moved"
+        with contextlib.closing(sqlite3.connect(registry)) as db:
+            assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 999
 
 
 def test_run_files_in_the_way_give_one_sentence(tmp_path: Path) -> None:
