@@ -242,8 +242,12 @@ class ServiceBackend:
     def _start_and_connect(self) -> socket.socket:
         if read_pid_info(self.paths) is None:
             self.paths.clear_socket()  # its service is dead
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self.paths.start_error.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise unwritable(self.paths.start_error, exc) from None
         try:
             log = open(self.paths.log_file, "ab")  # noqa: SIM115 - handed to the child
             os.chmod(self.paths.log_file, 0o600)

@@ -8,6 +8,7 @@ to about 107 bytes, so when that folder's path is too long the socket moves to
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -25,6 +26,8 @@ MAX_SOCKET_PATH = 100
 
 def unwritable(path: Path, exc: OSError) -> ServiceError:
     """The one sentence for a run file or folder wqm cannot create or write."""
+    if exc.errno == errno.EISDIR:  # permissions or space would be the wrong advice
+        return ServiceError(f"{path} is a folder where wqm keeps a file; move it away and retry.")
     reason = exc.strerror or type(exc).__name__
     return ServiceError(
         f"Cannot write {path} ({reason}); wqm needs a writable data directory: fix its "
