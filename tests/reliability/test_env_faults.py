@@ -277,7 +277,7 @@ def test_registry_from_a_newer_wqm_is_refused_and_kept(tmp_path: Path, service: 
 
 
 def test_run_files_in_the_way_give_one_sentence(tmp_path: Path) -> None:
-    """Issue 10 item 12: ``run`` a file, ``run/service.sock`` a folder; moved away, all works."""
+    """Issue 10 item 12: ``run`` a file, each run file a folder; moved away, all works."""
     with wqm_world(tmp_path) as world:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
         world.ok("ingest", cwd=project)
@@ -290,11 +290,17 @@ def test_run_files_in_the_way_give_one_sentence(tmp_path: Path) -> None:
             assert str(run) in message and "move it away" in message, message
         run.unlink()
         run.mkdir(mode=0o700)
-        (run / "service.sock").mkdir()
-        for args in (("status",), ("service", "start")):
-            message = error_line(world.run(*args, cwd=project))
-            assert str(run / "service.sock") in message and "move it away" in message, message
-        (run / "service.sock").rmdir()
+        # Each run file as a folder: the socket, the pid file (seen by the service it starts,
+        # which used to blame its log), the start lock, the log, the start-error note (whose
+        # unlink leaked a traceback).
+        for name in ("service.sock", "service.pid", "start.lock", "service.log",
+                     "start-error.txt"):
+            (run / name).unlink(missing_ok=True)
+            (run / name).mkdir()
+            for args in (("status",), ("service", "start")):
+                message = error_line(world.run(*args, cwd=project))
+                assert str(run / name) in message and "move it away" in message, (name, message)
+            (run / name).rmdir()
         assert found_files(world, project) == {"a.py"}
 
 
