@@ -35,7 +35,7 @@ def open_qdrant(settings: Settings) -> QdrantClient:
             ) from None
     if settings.engine == "edge":
         return open_edge(settings)
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    _make_dir(settings.qdrant_path, "the Qdrant storage folder")
     local_accel.install()
     try:
         with warnings.catch_warnings():
@@ -89,19 +89,20 @@ def open_edge(settings: Settings) -> QdrantClient:
         ) from None
 
 
-def _make_data_dir(path: Path) -> None:
-    """Create the data folder (mode 0700), or say in one sentence why it cannot be."""
+def _make_dir(path: Path, what: str, mode: int = 0o777) -> None:
+    """Create the folder ``path`` (``what`` names it), or say in one sentence why it cannot be."""
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
     except OSError as exc:
         blocker = file_in_the_way(path)
         if blocker is not None:
+            inside = "" if blocker == path else f" {path}"
             raise ConfigError(
-                f"{blocker} is a file where wqm keeps its data folder {path}; move it away, "
+                f"{blocker} is a file where wqm keeps {what}{inside}; move it away, "
                 "or set WQM_DATA_DIR to another folder."
             ) from None
         raise ConfigError(
-            f"Cannot create the data folder {path} ({exc.strerror or type(exc).__name__}); "
+            f"Cannot create {what} {path} ({exc.strerror or type(exc).__name__}); "
             "fix its permissions or free space, or set WQM_DATA_DIR to another folder."
         ) from None
 
@@ -113,7 +114,7 @@ class QdrantWorkspaceClient:
         self.settings = settings or Settings.from_env()
         faults.arm(self.settings.fault_point)
         # The registry names every project folder and remote: keep a new data dir private.
-        _make_data_dir(self.settings.data_dir)
+        _make_dir(self.settings.data_dir, "its data folder", mode=0o700)
         self.state_manager = SQLiteStateManager(self.settings.registry_path)
         self._client: QdrantClient | None = None
         self._aliases: AliasManager | None = None

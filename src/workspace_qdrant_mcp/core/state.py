@@ -721,6 +721,10 @@ def _restore_alias_row(conn: sqlite3.Connection, alias: str, collection: str) ->
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
     """One sentence for a registry that cannot be opened: damaged, or not writable."""
+    if path.is_dir():
+        return RegistryError(
+            f"{path} is a folder where wqm keeps its registry file; move it away and retry."
+        )
     if isinstance(exc, sqlite3.OperationalError):
         # SQLite says "unable to open database file" on a read-only file system (WAL needs
         # its -shm file): name the cause the user can act on.
