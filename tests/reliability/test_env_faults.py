@@ -305,6 +305,40 @@ def test_run_files_in_the_way_give_one_sentence(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_data_dir_entries_of_the_wrong_kind_give_one_sentence(tmp_path: Path,
+                                                              service: bool) -> None:
+    """Issue 10 item 12: the alias lock or the registry a folder, Qdrant's folder a file.
+
+    Each used to leak a raw ``IsADirectoryError``/``FileExistsError`` (a traceback
+    in-process) or blame permissions; once moved back, everything works.
+    """
+    with wqm_world(tmp_path, service=service) as world:
+        project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
+        world.ok("ingest", cwd=project)
+        for name, make in (("aliases.lock", Path.mkdir), ("registry.db", Path.mkdir),
+                           ("qdrant", lambda p: p.write_text("in the way\n"))):
+            world.kill_service()
+            entry = world.data_dir / name
+            kept = entry.rename(entry.with_name(name + ".kept"))
+            make(entry)
+            # The lock is taken by changes only, so ask for one (doctor settles and checks).
+            commands = [("project", "doctor")] if name == "aliases.lock" else [
+                ("status",), ("search", MARKER), ("project", "doctor")]
+            for args in commands:
+                done = world.run(*args, "--format", "json", cwd=project)
+                said = error_line(done) if "Error:" in done.stderr else doctor_refusal(world)
+                assert str(entry) in said and "move it away" in said, (name, args, said)
+            world.kill_service()
+            if entry.is_dir():
+                entry.rmdir()
+            else:
+                entry.unlink()
+            kept.rename(entry)
+            assert found_files(world, project) == {"a.py"}, name
+        doctor_is_green(world)
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
 def test_truncated_qdrant_meta_gives_one_sentence_and_doctor_says_so(
         tmp_path: Path, service: bool) -> None:
     """Issue 10 item 12: ``qdrant/meta.json`` cut short (a crash of an older writer)."""
