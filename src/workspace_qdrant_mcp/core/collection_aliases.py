@@ -31,6 +31,7 @@ finish or undo whatever a crash left pending.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Collection, Sequence
@@ -277,14 +278,25 @@ class AliasManager:
                 {"alias": alias, "before": before, "after": after}
                 for alias, before, after in effective
             ]
-            change_id = self.state_manager.begin_change(
-                kind, operations, actor, reason, metadata, undo_of=undo_of
-            )
+            try:
+                change_id = self.state_manager.begin_change(
+                    kind, operations, actor, reason, metadata, undo_of=undo_of
+                )
+            except RegistryError as exc:  # "retry" alone would leave the user guessing
+                cause = registry_cause(exc)
+                advice = "free some disk space and retry" if "full" in cause else "retry"
+                raise RegistryError(
+                    f"Nothing was changed: the registry could not record the change ({cause}); "
+                    f"{advice}."
+                ) from None
             faults.reach("after_intent")
             try:
                 store.apply_alias_operations(self.qdrant_client, effective)
             except StoreError:
-                self.state_manager.finish_change(change_id, "abandoned")
+                # If even this write fails (a full disk), the intent stays pending and the
+                # next command settles it; the user must still hear Qdrant's reason.
+                with contextlib.suppress(RegistryError):
+                    self.state_manager.finish_change(change_id, "abandoned")
                 raise
             faults.reach("after_qdrant")
             self._complete_or_explain(change_id, operations, actor, reason, metadata)

@@ -30,6 +30,8 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .requests import current_request_id
 
 BUSY_TIMEOUT_MS = 30_000
+#: Below this much free space, a registry that cannot open is blamed on a full disk.
+FULL_DISK_BYTES = 1 << 20
 
 
 def utc_now() -> str:
@@ -728,11 +730,18 @@ def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
     if isinstance(exc, sqlite3.OperationalError):
         # SQLite says "unable to open database file" on a read-only file system (WAL needs
         # its -shm file): name the cause the user can act on.
+        # A full disk shows up as "disk I/O error" for the same reason.
         with contextlib.suppress(OSError):
-            if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            disk = os.statvfs(path.parent)
+            if disk.f_flag & os.ST_RDONLY:
                 return RegistryError(
                     f"Cannot open the registry {path}: its file system is read-only; remount "
                     "it writable, or set WQM_DATA_DIR to another folder."
+                )
+            if disk.f_bavail * disk.f_frsize < FULL_DISK_BYTES:
+                return RegistryError(
+                    f"Cannot open the registry {path}: its disk is full; free some space "
+                    "and retry (nothing was changed)."
                 )
         return RegistryError(
             f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
