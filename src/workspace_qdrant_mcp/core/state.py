@@ -265,12 +265,12 @@ class SQLiteStateManager:
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
+                if _is_damage(exc):
+                    raise _damaged(self.db_path, exc) from None
                 raise RegistryError(f"Registry write failed: {exc}; retry the command.") from None
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -279,7 +279,20 @@ class SQLiteStateManager:
             try:
                 return list(self.connection.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
+                if _is_damage(exc):  # a bad page shows only when read: "retry" cannot help
+                    raise _damaged(self.db_path, exc) from None
                 raise RegistryError(f"Registry read failed: {exc}; retry the command.") from None
+
+    def check_integrity(self) -> None:
+        """Raise ``RegistryDamaged`` unless SQLite's ``quick_check`` finds every page sound.
+
+        Opening reads only the header and the schema, so ``doctor`` asks for this
+        to find a damaged table before a command trips over it.
+        """
+        rows = self.query("PRAGMA quick_check")
+        first = str(rows[0][0]) if rows else "no answer"
+        if first != "ok":
+            raise _damaged(self.db_path, sqlite3.DatabaseError(first[:200]))
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of one read, or None."""
@@ -747,10 +760,27 @@ def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
             f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
             "permissions and free space."
         )
+    return _damaged(path, exc)
+
+
+def _damaged(path: Path, exc: sqlite3.Error) -> RegistryDamaged:
     return RegistryDamaged(
         f"The registry {path} is damaged ({exc}); `wqm project doctor --fix` moves it aside "
         "and rebuilds it from Qdrant, which holds every name."
     )
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    """SQLite found the file damaged (a bad page, not a database), not merely busy or full."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failing rollback (a damaged file) must not mask why."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:

@@ -342,6 +342,7 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
     found: list[ProblemRow] = []
     try:
         ws.ensure_open()
+        ws.state.check_integrity()  # a damaged page deep in a table does not stop the open
     except RegistryError as exc:
         # Only a damaged file is rebuilt: one from a newer wqm, or one a read-only or full
         # disk keeps closed, is healthy and holds history Qdrant cannot give back.
