@@ -162,17 +162,19 @@ def test_full_disk_between_the_two_stores_converges(tmp_path: Path, service: boo
 # -- item 4 ---------------------------------------------------------------------------------
 
 
-def test_doctor_goes_green_after_qdrant_storage_was_lost(tmp_path: Path) -> None:
+@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+def test_doctor_goes_green_after_qdrant_storage_was_lost(tmp_path: Path, service: bool) -> None:
     """Issue 10 item 4: storage deleted; doctor --fix, a fresh ingest, and doctor is green."""
-    with wqm_world(tmp_path) as world:
+    with wqm_world(tmp_path, service=service) as world:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"}, remote=REMOTE)
         world.ok("ingest", cwd=project)
-        world.ok("service", "stop")
+        world.kill_service()
         shutil.rmtree(world.data_dir / "qdrant")
         sick = world.run("project", "doctor", "--format", "json")
         assert sick.returncode == 1 and json.loads(sick.stdout)["remaining"] > 0
         fixed = world.run("project", "doctor", "--fix", "--format", "json")
         no_traceback(fixed.stdout + fixed.stderr, "doctor --fix")
+        assert fixed.returncode == 0 and json.loads(fixed.stdout)["remaining"] == 0, fixed
         world.ok("ingest", cwd=project)
         doctor_is_green(world)
         assert found_files(world, project) == {"a.py"}
@@ -371,10 +373,28 @@ def test_truncated_qdrant_meta_gives_one_sentence_and_doctor_says_so(
         no_traceback(world.log(), "the service log")
 
 
+def spoil_root_page(registry: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with junk (after folding the WAL into the file)."""
+    with contextlib.closing(sqlite3.connect(registry)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
+                             (table,)).fetchone()
+    with registry.open("r+b") as out:
+        out.seek((root - 1) * page_size)
+        out.write(b"\x5a" * page_size)
+
+
 @pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
+@pytest.mark.parametrize("damage", ["garbage", "bad-page"])
 def test_corrupt_registry_is_named_reported_and_rebuilt_from_qdrant(
-        tmp_path: Path, service: bool) -> None:
-    """Issue 10 item 12: garbage over ``registry.db``: named everywhere, rebuilt by doctor --fix."""
+        tmp_path: Path, service: bool, damage: str) -> None:
+    """Issue 10 item 12: a damaged ``registry.db``: named everywhere, rebuilt by doctor --fix.
+
+    ``garbage``: the whole file overwritten. ``bad-page``: only the alias table's
+    root page, so the file still opens; SQLite notices when a command reads that
+    table, which used to say "retry the command", and ``doctor`` saw nothing.
+    """
     with wqm_world(tmp_path, service=service) as world:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n", "b.md": f"{MARKER} doc\n"})
         world.ok("ingest", cwd=project)
@@ -383,11 +403,16 @@ def test_corrupt_registry_is_named_reported_and_rebuilt_from_qdrant(
         names = aliases(world)
         world.kill_service()
         registry = world.data_dir / "registry.db"
-        for suffix in ("-wal", "-shm"):
-            registry.with_name(registry.name + suffix).unlink(missing_ok=True)
-        registry.write_bytes(b"this is not a database " * 400)
-        for args in (("status",), ("search", MARKER), ("ingest",), ("project", "list-aliases"),
-                     ("project", "history"), ("project", "undo", "--yes")):
+        commands: tuple[tuple[str, ...], ...] = (("search", MARKER), ("project", "list-aliases"))
+        if damage == "garbage":
+            for suffix in ("-wal", "-shm"):
+                registry.with_name(registry.name + suffix).unlink(missing_ok=True)
+            registry.write_bytes(b"this is not a database " * 400)
+            commands += (("status",), ("ingest",), ("project", "history"),
+                         ("project", "undo", "--yes"))
+        else:  # only commands that read the alias table can notice
+            spoil_root_page(registry, "collection_aliases")
+        for args in commands:
             message = error_line(world.run(*args, cwd=project))
             assert str(registry) in message and "doctor --fix" in message, (args, message)
         report = world.run("project", "doctor", "--format", "json")
