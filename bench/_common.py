@@ -159,11 +159,13 @@ def chunk_texts(n: int, seed: int = 11) -> list[str]:
 
 
 def fill(ws: Any, name: str, count: int, seed: int = 11,
-         progress: Callable[[int], None] | None = None, real_dense: bool = False) -> None:
+         progress: Callable[[int], None] | None = None, real_dense: bool = False,
+         upsert_seconds: list[float] | None = None) -> None:
     """Upsert ``count`` points through ``name`` in batches: dense, BM25 and full payloads.
 
     Dense vectors are random unit vectors unless ``real_dense`` (then the model embeds
-    the texts, for figures that depend on the vectors' values).
+    the texts, for figures that depend on the vectors' values). ``upsert_seconds``
+    receives the time of each upsert call alone (the engine's write throughput).
     """
     from qdrant_client import models as qm
 
@@ -200,7 +202,10 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
         with store.guarded(client, "bench upsert"), warnings.catch_warnings():
             # local mode warns past 20,000 points; measuring it there is the point
             warnings.simplefilter("ignore", UserWarning)
+            started = time.perf_counter()
             client.upsert(name, points=points)
+            if upsert_seconds is not None:
+                upsert_seconds.append(time.perf_counter() - started)
         if progress is not None:
             progress(start + size)
 

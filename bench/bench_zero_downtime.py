@@ -26,6 +26,7 @@ back empty counts as a failure (expected: 0). Prints figures; ``main()``
 returns them.
 
     python bench/bench_zero_downtime.py [--quick] [--points 5000] [--switches 50]
+                                        [--engine edge|local]
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _phase_figures(queries: list[Query]) -> dict[str, Any]:
 
 
 def main(quick: bool = False, points: int | None = None, switches: int = 50, clients: int = 4,
-         baseline_s: float | None = None, gap_s: float | None = None) -> dict[str, Any]:
+         baseline_s: float | None = None, gap_s: float | None = None,
+         engine: str | None = None) -> dict[str, Any]:
     """Build, serve, measure both phases; return the figures."""
     from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
     from workspace_qdrant_mcp.config import Settings
@@ -138,13 +140,15 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
     baseline_s = baseline_s or (6.0 if quick else 12.0)
     gap_s = gap_s or (0.2 if quick else 0.3)  # pause after each switch: the new name's window
     figures: dict[str, Any] = {"machine": machine(), "points": points, "clients": clients,
+                               "engine": engine or "edge (default)",
                                "switches": switches, "mode": "hybrid", "limit": 10,
                                "pause_after_switch_s": gap_s, "baseline_s": baseline_s,
                                "clients_are": "threads, one ServiceBackend connection each"}
     with tempfile.TemporaryDirectory(prefix="wqm-bench-zero-") as tmp:
         base = Path(tmp)
         data_dir = base / "data"
-        ws = Workspace(Settings.from_env(data_dir=data_dir, service="off")).open()
+        ws = Workspace(Settings.from_env(data_dir=data_dir, service="off",
+                                         engine=engine)).open()
         try:
             say(f"building {points} points ...")
             project = make_project(ws, base / "repo", points)
@@ -181,7 +185,7 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
                 began = time.perf_counter()
                 if k % 2 == 0:
                     window.set(False)  # before undo starts, clients stop using the new name
-                    control.call("undo")
+                    control.call("undo", project_path=str(repo))
                     switch_times.append(("undo", began, time.perf_counter()))
                 else:
                     plan = control.call("plan_update_remote", project_path=str(repo))
@@ -214,8 +218,8 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
 
 
 def _print(figures: dict[str, Any]) -> None:
-    print(f"{figures['clients']} clients, {figures['points']} points, {figures['switches']} "
-          f"switches ({figures['switching']['seconds']} s)")
+    print(f"{figures['engine']} engine, {figures['clients']} clients, {figures['points']} "
+          f"points, {figures['switches']} switches ({figures['switching']['seconds']} s)")
     for phase in ("baseline", "switching"):
         f = figures[phase]
         lat = f["latency"]
@@ -230,6 +234,8 @@ if __name__ == "__main__":
     parser.add_argument("--points", type=int)
     parser.add_argument("--switches", type=int, default=50)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--engine", choices=["edge", "local"],
+                        help="embedded engine of the data directory (default: edge, as new)")
     args = parser.parse_args()
-    result = main(args.quick, args.points, args.switches)
+    result = main(args.quick, args.points, args.switches, engine=args.engine)
     print(json.dumps(result, indent=2)) if args.json else _print(result)

@@ -252,7 +252,8 @@ def render(results: dict[str, Any]) -> str:
         "|" + "---|" * len(v),
         "| " + " | ".join(v.values()) + " |",
         "",
-        "Engine: the embedded Qdrant store (qdrant-client local mode), the default.",
+        ("Engine: the embedded default, Edge (`qdrant-edge-py`) for the new data directories "
+         "the benches make; local mode side by side in \"Engines\" (`bench/bench_engine.py`)."),
         "",
         "## Figures",
         "",
@@ -317,20 +318,27 @@ def render(results: dict[str, Any]) -> str:
 
 
 QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quality:end -->"
+#: Sections written by benches too long to run here (``--write-docs``), carried over as they are.
+KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->"),
+                 ("<!-- engines:start -->", "<!-- engines:end -->")]
 
 
 def keep_quality_section(document: str, previous: str) -> str:
-    """``document`` with the "Search quality" section of ``previous`` carried over.
+    """``document`` with the sections other benches own carried over from ``previous``.
 
-    ``bench/bench_quality.py --write-docs`` owns that section (its run takes
-    ~10 minutes, so it is not one of the benches run here); it goes back
-    before "Per bench", where that script puts it.
+    ``bench/bench_quality.py --write-docs`` owns "Search quality" (its run takes
+    ~10 minutes), ``bench/bench_reindex.py --write-docs`` "Zero-downtime
+    reindex" (tens of minutes) and ``bench/bench_engine.py`` the "Engines" figures
+    (an hour at 300,000 points), so none is one of the benches run here; each
+    goes back before "Per bench", where its script puts it.
     """
-    if QUALITY_START not in previous or QUALITY_END not in previous:
-        return document
-    section = QUALITY_START + previous.split(QUALITY_START, 1)[1].split(QUALITY_END, 1)[0]
-    head, sep, tail = document.partition("\n## Per bench")
-    return head.rstrip("\n") + "\n\n" + section + QUALITY_END + "\n" + sep + tail
+    for start, end in KEPT_SECTIONS:
+        if start not in previous or end not in previous:
+            continue
+        section = start + previous.split(start, 1)[1].split(end, 1)[0]
+        head, sep, tail = document.partition("\n## Per bench")
+        document = head.rstrip("\n") + "\n\n" + section + end + "\n" + sep + tail
+    return document
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

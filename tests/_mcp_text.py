@@ -11,8 +11,10 @@ import re
 from typing import Any
 
 _HEAD = re.compile(r"^(\d+) results in (\S+) \((\w+)\)$")
-_FILE_HIT = re.compile(r"^@@ (.+?):(\d+)(?:-(\d+))?(?::(\d+)-(\d+))?(?: (\S+))? (\S+)( stale)?$")
-_NOTE_HIT = re.compile(r'^@@ note (\S+)(?: "(.*)")? (\S+)( stale)?$')
+_SCORE = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"  # a number: "stale" after it is never taken for one
+_FILE_HIT = re.compile(
+    r"^@@ (.+?):(\d+)(?:-(\d+))?(?::(\d+)-(\d+))?(?: (\S+))? " + _SCORE + "( stale)?$")
+_NOTE_HIT = re.compile(r'^@@ note (\S+)(?: "(.*)")? ' + _SCORE + "( stale)?$")
 
 
 def parse_search(text: str) -> dict[str, Any]:

@@ -26,8 +26,12 @@ GIT_ENV = {
 }
 
 
-#: The embedded engine the suite runs on (``WQM_ENGINE=edge pytest ...``); kept by clean_environ.
+#: The embedded engine the whole suite runs on (``WQM_ENGINE=local pytest ...``); kept by
+#: clean_environ. Unset: a new data directory gets wqm's default engine (edge), and the
+#: modules marked ``usefixtures("engine")`` run on both engines.
 ENGINE = os.environ.get("WQM_ENGINE", "")
+#: The engines an engine-parametrized test runs on.
+ENGINES = [ENGINE] if ENGINE else ["edge", "local"]
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +59,27 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache_d
         monkeypatch.setenv("WQM_ENGINE", ENGINE)
     monkeypatch.setenv("FASTMCP_SHOW_SERVER_BANNER", "false")
     monkeypatch.setenv("FASTMCP_CHECK_FOR_UPDATES", "off")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_engine(request: pytest.FixtureRequest) -> str:
+    """Each embedded engine in turn, for a module's shared (module-scoped) fixtures.
+
+    Module-scoped fixtures pass it to ``Settings(engine=...)``; tests get it
+    through ``engine``, so one module's tests and fixtures share one engine.
+    """
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(module_engine: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on each embedded engine (``pytestmark = pytest.mark.usefixtures("engine")``).
+
+    Sets ``WQM_ENGINE``, so the test's settings, its in-process workspaces and
+    the ``wqm`` subprocesses it runs all open a new data directory on that engine.
+    """
+    monkeypatch.setenv("WQM_ENGINE", module_engine)
+    return module_engine
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from qdrant_client import QdrantClient
@@ -32,7 +32,7 @@ from _alias_support import (
 )
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import schema, store
-from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient
+from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient, open_store
 from workspace_qdrant_mcp.core.collection_aliases import (
     ANY,
     AliasChange,
@@ -53,6 +53,9 @@ from workspace_qdrant_mcp.core.errors import (
 )
 from workspace_qdrant_mcp.core.naming import is_opaque_physical_name
 from workspace_qdrant_mcp.core.state import SQLiteStateManager
+
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 LEGACY = "_github_com_user_repo"  # a collection an earlier tool named after the project
 
@@ -338,22 +341,27 @@ def test_invalid_name_message_is_one_clear_sentence(am: AliasManager) -> None:
 # --------------------------------------------------------------------------- atomic switch
 
 
-class CountingQdrantClient(QdrantClient):
-    """The real qdrant-client, counting its ``update_collection_aliases`` calls."""
+class CountingClient:
+    """The real engine client of the test's engine, counting its ``update_collection_aliases`` calls."""
 
-    alias_calls = 0
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.alias_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def update_collection_aliases(self, *args: Any, **kwargs: Any) -> bool:
         self.alias_calls += 1
-        return super().update_collection_aliases(*args, **kwargs)
+        return bool(self.inner.update_collection_aliases(*args, **kwargs))
 
 
 @pytest.fixture
-def counted(settings: Settings) -> Iterator[AliasManager]:
+def counted(settings: Settings, engine: str) -> Iterator[AliasManager]:
     """A world like ``world``, over a counting client (reset to 0 once it is set up)."""
-    client = CountingQdrantClient(path=str(settings.qdrant_path))
+    client = CountingClient(open_store(settings, engine))
     state = SQLiteStateManager(settings.registry_path)
-    manager = AliasManager(client, state)
+    manager = AliasManager(cast(QdrantClient, client), state)
     manager.initialize_sync()
     new_project(manager, PROJECT_A)
     new_project(manager, PROJECT_B)

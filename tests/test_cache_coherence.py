@@ -28,6 +28,9 @@ from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient
 from workspace_qdrant_mcp.core.collection_aliases import AliasChange, AliasManager
 from workspace_qdrant_mcp.core.errors import StoreError
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 CHILD = Path(__file__).with_name("_alias_support.py")
 
 

@@ -41,6 +41,9 @@ from workspace_qdrant_mcp.core.client import QdrantWorkspaceClient
 from workspace_qdrant_mcp.core.collection_aliases import AliasChange
 from workspace_qdrant_mcp.core.naming import is_opaque_physical_name
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 CHILD = Path(__file__).with_name("_alias_support.py")
 
 #: (operation, fault point, whether the change must be in effect after recovery)
@@ -120,7 +123,9 @@ class Crash:
 
 
 @pytest.fixture(scope="module")
-def crashes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Crash]:
+def crashes(
+    tmp_path_factory: pytest.TempPathFactory, module_engine: str
+) -> dict[tuple[str, str], Crash]:
     """Every case prepared in its own data dir, its child run and killed.
 
     The children are independent (one data dir each), so they run a few at a
@@ -129,7 +134,8 @@ def crashes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], C
     prepared: dict[tuple[str, str], Crash] = {}
     for op, point, _ in CASES:
         data_dir = tmp_path_factory.mktemp(f"crash-{op}-{point}")
-        settings = Settings(data_dir=data_dir, cache_dir=data_dir / "cache", service="off")
+        settings = Settings(data_dir=data_dir, cache_dir=data_dir / "cache", service="off",
+                            engine=module_engine)
         prepared[(op, point)] = Crash(settings, prepare(settings))
     waiting = list(prepared.items())
     running: list[tuple[Crash, subprocess.Popen[str]]] = []

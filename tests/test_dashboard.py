@@ -159,7 +159,7 @@ def screenshot_each_view(page: Page, folder: Path, prefix: str) -> None:
 
 
 def history_json() -> list[dict[str, Any]]:
-    done = run_wqm("project", "history", "--format", "json")
+    done = run_wqm("project", "history", "--all", "--format", "json")
     assert done.returncode == 0, done.stderr
     rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
@@ -306,7 +306,7 @@ def test_actions_run_the_cli_operations_as_dashboard_after_a_confirmation(
     assert ("delete", "_external_name", "remove-alias") in by_dashboard
     assert any(a == "create" and n == "_external_name" and r and r.startswith("undo of change")
                for a, n, r in by_dashboard)
-    aliases = json.loads(run_wqm("project", "list-aliases", "--format", "json").stdout)
+    aliases = json.loads(run_wqm("project", "list-aliases", "--all", "--format", "json").stdout)
     restored = next(a for a in aliases if a["alias_name"] == "_external_name")
     # The undo put the alias back as it was (who made it and why), not as the undo's own.
     assert restored["created_by"] == "external"
@@ -486,7 +486,10 @@ def test_usage_is_counted_per_day_for_registered_names(settings: Settings,
 
 def test_stale_names_follow_the_stale_aliases_rule(settings: Settings,
                                                    make_repo: Factory) -> None:
-    seed_project(settings, make_repo("proj"))
+    repo = make_repo("proj")
+    seed_project(settings, repo)
+    # The path name stops being the current one (a current name is never stale).
+    git(repo, "remote", "add", "origin", "https://github.com/acme/stale-rule.git")
     with opened(settings) as ws:
         for days, expect_stale in ((0, True), (30, False)):
             rule = {r["alias_name"] for r in registry.run(ws, "stale_aliases", {"days": days})}

@@ -98,7 +98,7 @@ def test_every_mcp_tool_is_documented() -> None:
 
     TOOLS = tool_table(registry.describe())
     assert set(TOOLS) == {"search", "store", "retrieve", "workspace_status", "list_aliases",
-                          "index"}
+                          "index", "delete_note"}
     mcp_doc = (ROOT / "docs/MCP.md").read_text()
     for tool in TOOLS:
         assert f"`{tool}`" in mcp_doc, f"MCP tool {tool} is not in docs/MCP.md"
@@ -111,3 +111,76 @@ def test_readme_starts_with_the_two_commands() -> None:
         line for line in lines if line.startswith("bash scripts/setup")
     ][:1] + [line for line in lines if line.startswith("bash scripts/test")][:1]
     assert (ROOT / ".ci/run").read_text().strip().endswith("bash scripts/test")
+
+
+# -- one CLI grammar (docs/cli-reference.md, "Conventions") ---------------------------------
+
+#: CLI commands whose operation has another name ("": none, the service's own state); others
+#: run the operation named like them.
+OPERATION_OF = {"wqm notes delete": "delete_note", "wqm project update-remote":
+                "plan_update_remote", "wqm project update-path": "plan_update_path",
+                "wqm service status": ""}
+#: Operations on a project that only assistants call (over MCP), with no command of their own.
+MCP_ONLY = {"index", "retrieve", "store_note"}
+PROJECT_OPTION = ["--project", "-p", "--project-path"]
+
+
+def _leaves() -> dict[str, object]:
+    """Every runnable command (not a group) by its full name."""
+    return {c: _click_command(c) for c in _commands()
+            if not getattr(_click_command(c), "commands", None)}
+
+
+def _options(command: object) -> list[object]:
+    import click
+
+    return [p for p in getattr(command, "params", []) if isinstance(p, click.Option)]
+
+
+def test_every_command_on_a_project_takes_the_same_project_option() -> None:
+    from workspace_qdrant_mcp.ops.registry import describe
+
+    operations = describe()
+    on_project = {name for name, meta in operations.items() if meta["takes_project"]}
+    reached: set[str] = set()
+    for name, command in _leaves().items():
+        words = [w.replace("-", "_") for w in name.split()[1:]]
+        # ``wqm engine status`` runs engine_status, ``wqm project undo`` runs undo.
+        operation = OPERATION_OF.get(name, "_".join(words) if "_".join(words) in operations
+                                     else words[-1])
+        spelled = [p.opts for p in _options(command)  # type: ignore[attr-defined]
+                   if {"--project", "--project-path", "-p"} & set(p.opts)]  # type: ignore[attr-defined]
+        if operation in on_project:
+            reached.add(operation)
+            assert spelled == [PROJECT_OPTION], f"{name} must take {'/'.join(PROJECT_OPTION)}"
+        else:
+            assert spelled == [], f"{name} takes a project but its operation does not"
+        positional = [p.name for p in getattr(command, "params", []) if p.name == "path"]
+        assert not positional or spelled, f"{name}: a PATH argument goes with --project"
+    assert on_project - reached == MCP_ONLY
+
+
+def test_a_short_flag_means_one_thing_everywhere() -> None:
+    meaning: dict[str, set[str]] = {}
+    for command in _leaves().values():
+        for option in _options(command):
+            longs = [o for o in option.opts if o.startswith("--")]  # type: ignore[attr-defined]
+            for short in (o for o in option.opts if not o.startswith("--")):  # type: ignore[attr-defined]
+                meaning.setdefault(short, set()).add(longs[0])
+    assert {s: m for s, m in meaning.items() if len(m) > 1} == {}
+    assert meaning["-p"] == {"--project"} and meaning["-f"] == {"--format"}
+
+
+def test_help_and_usage_errors_everywhere() -> None:
+    """-h is help on every command; a usage error exits 2 with the usage line."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for name in _commands():
+        args = name.split()[1:]
+        shown = runner.invoke(app, [*args, "-h"])
+        assert shown.exit_code == 0 and "Usage: " in shown.output, name
+        wrong = runner.invoke(app, [*args, "--no-such-option"])
+        assert wrong.exit_code == 2, name
+    typo = runner.invoke(app, ["serch"])
+    assert typo.exit_code == 2 and typo.output.count("Did you mean") == 1

@@ -28,6 +28,9 @@ from workspace_qdrant_mcp.workspace.index_state import dense_missing
 from workspace_qdrant_mcp.workspace.indexer import indexed_files
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 # ----------------------------------------------------------------------------- chunker
 
 

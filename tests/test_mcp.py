@@ -55,12 +55,14 @@ FILES = {
 }
 
 EXPECTED_PARAMS: dict[str, tuple[list[str], list[str]]] = {
-    "search": (["query", "collection", "mode", "limit", "path_glob", "language"], ["query"]),
+    "search": (["query", "collection", "mode", "limit", "path_glob", "language",
+                "symbol"], ["query"]),
     "store": (["content", "title", "metadata", "collection"], ["content"]),
     "retrieve": (["document_id", "path", "collection"], []),
     "workspace_status": ([], []),
     "list_aliases": ([], []),
     "index": ([], []),
+    "delete_note": (["document_id", "collection"], ["document_id"]),
 }
 
 
@@ -190,8 +192,8 @@ async def test_tools_and_schemas(tmp_path: Path, data_dir: Path,
                 assert schema["properties"][param].get("description"), (name, param)
                 assert f"`{param}`" in description, (name, param)
             hints = tools[name].annotations
-            assert hints is not None and hints.destructive_hint is False
-            assert hints.read_only_hint is (name not in ("store", "index"))
+            assert hints is not None and hints.destructive_hint is (name == "delete_note")
+            assert hints.read_only_hint is (name not in ("store", "index", "delete_note"))
         assert tools["search"].input_schema["properties"]["limit"]["default"] == 10
         assert tools["search"].input_schema["properties"]["mode"]["default"] == "hybrid"
         status = await server.ok("workspace_status")

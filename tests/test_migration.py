@@ -32,6 +32,9 @@ from workspace_qdrant_mcp.ops import identity
 from workspace_qdrant_mcp.workspace import migration
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 REMOTE = "https://github.com/user/repo.git"
 REMOTE_NAME = "_github_com_user_repo"
 
@@ -246,14 +249,94 @@ def test_admin_ops_validate_arguments_and_filter(ws: Workspace, make_repo: Facto
     add_points(ws, two["name"], 2)
     assert [a["alias_name"] for a in alias_ops.list_aliases(ws, collection=one["name"])] == [
         one["name"]]
-    assert {a["alias_name"] for a in alias_ops.list_aliases(ws)} == {one["name"], two["name"]}
+    assert {a["alias_name"] for a in alias_ops.list_aliases(ws, all=True)} == {
+        one["name"], two["name"]}
+    assert [a["alias_name"] for a in alias_ops.list_aliases(ws, project_path=str(
+        ws.state.project_by_collection(one["physical"]).root_path))] == [one["name"]]
     with pytest.raises(InvalidArgument):
         alias_ops.stale_aliases(ws, days=-1)
     with pytest.raises(InvalidArgument):
         alias_ops.history(ws, limit=0)
     with pytest.raises(AliasConflict, match="is a collection, not an alias"):
         alias_ops.get_alias(ws, one["physical"])
+    # a project's current name is never suggested for removal, however long unused
+    assert alias_ops.stale_aliases(ws, days=0) == []
+    ws.aliases.switch_sync([AliasChange("_old_two", two["physical"])], actor="cli")
     stale = alias_ops.stale_aliases(ws, days=0)
-    assert {s["alias_name"] for s in stale} == {one["name"], two["name"]}
-    assert all(s["last_name"] and s["remove_command"].endswith("--force") for s in stale)
+    assert [(s["alias_name"], s["last_name"]) for s in stale] == [("_old_two", False)]
+    assert stale[0]["remove_command"] == "wqm project remove-alias _old_two"
     assert alias_ops.doctor(ws) == {"ok": True, "problems": [], "remaining": 0}
+
+
+def _indexed_files(ws: Workspace, physical: str, root: Path) -> None:
+    """Record ``root``'s files as indexed into ``physical`` (what ingest records), with real hashes."""
+    import hashlib
+
+    from workspace_qdrant_mcp.core.index_registry import FileState, IndexRegistry
+
+    states = [FileState(str(p.relative_to(root)), hashlib.sha256(p.read_bytes()).hexdigest(),
+                        p.stat().st_size, p.stat().st_mtime_ns, 1, "2026-01-01T00:00:00+00:00")
+              for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts]
+    IndexRegistry(ws.state).put_files(physical, str(root), states)
+
+
+def test_a_moved_git_project_is_found_by_its_root_commit(
+    ws: Workspace, make_repo: Factory, tmp_path: Path
+) -> None:
+    repo = make_repo("before")
+    data = make_data(ws, repo)
+    moved = tmp_path / "after"
+    shutil.move(repo, moved)
+    ctx = ws.project(moved)
+    assert (ctx.physical, ctx.moved_from) == (data["physical"], str(repo))
+    assert ctx.current_reachable and ctx.current_name == path_collection_name(moved)
+    alias = ws.aliases.get_alias_sync(path_collection_name(moved))
+    assert alias is not None and alias.created_by == "auto"
+    record = ws.state.project_by_collection(data["physical"])
+    assert record is not None and record.root_path == str(moved)
+    # the old folder's name keeps working; undo takes the new name away again
+    assert store.live_aliases(ws.client)[data["name"]] == data["physical"]
+
+
+def test_a_moved_folder_outside_git_is_found_by_its_files(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    files = {f"src/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(30)}
+    folder = tmp_path / "plain"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    data = make_data(ws, folder)
+    _indexed_files(ws, data["physical"], folder)
+    moved = tmp_path / "plain-moved"
+    shutil.move(folder, moved)
+    (moved / "src/m0.py").write_text("edited after the move\n")  # a few edits do not matter
+    (moved / "src/new.py").write_text("x = 1\n")
+    ctx = ws.project(moved)
+    assert (ctx.physical, ctx.moved_from) == (data["physical"], str(folder))
+    assert ctx.current_reachable
+
+
+def test_an_unrelated_folder_outside_git_is_not_taken_for_a_moved_one(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from workspace_qdrant_mcp.workspace.routing import no_data_message
+
+    folder = tmp_path / "plain"
+    (folder / "src").mkdir(parents=True)
+    for i in range(10):
+        (folder / f"src/m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    data = make_data(ws, folder)
+    _indexed_files(ws, data["physical"], folder)
+    shutil.rmtree(folder)
+    other = tmp_path / "other"
+    (other / "src").mkdir(parents=True)
+    for i in range(10):  # same paths, other content: not the same folder
+        (other / f"src/m{i}.py").write_text(f"def g{i}():\n    return -{i}\n")
+    ctx = ws.project(other)
+    assert ctx.physical is None and ctx.move_candidates == [str(folder)]
+    message = no_data_message(ctx)
+    assert f"`wqm project update-path --old-path {folder} --project {other}`" in message
+    from workspace_qdrant_mcp.ops.status import workspace_status
+    assert message in workspace_status(ws, project_path=str(other))["notices"]
+    assert store.live_aliases(ws.client) == {data["name"]: data["physical"]}

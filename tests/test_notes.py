@@ -15,12 +15,15 @@ from workspace_qdrant_mcp.ops.notes import retrieve, stitch, store_note
 from workspace_qdrant_mcp.ops.search import search
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 @pytest.fixture(scope="module")
 def project(
-    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path, module_engine: str
 ) -> Iterator[tuple[Workspace, Path]]:
-    with indexed_repo(tmp_path_factory.mktemp("notes"), model_cache_dir) as pair:
+    with indexed_repo(tmp_path_factory.mktemp("notes"), model_cache_dir, module_engine) as pair:
         yield pair
 
 

@@ -23,6 +23,9 @@ from workspace_qdrant_mcp.ops import ingest as pipeline
 from workspace_qdrant_mcp.ops.search import glob_variants, search, snippet
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
+
 SOURCES: dict[str, str] = {
     "src/geometry.py": (
         "import math\n\n\n"
@@ -72,10 +75,11 @@ def build_repo(root: Path, files: dict[str, str] | None = None) -> Path:
 
 
 @contextmanager
-def indexed_repo(base: Path, model_cache_dir: Path) -> Iterator[tuple[Workspace, Path]]:
-    """A workspace with its own data dir under ``base`` and SOURCES ingested."""
+def indexed_repo(base: Path, model_cache_dir: Path, engine: str | None = None
+                 ) -> Iterator[tuple[Workspace, Path]]:
+    """A workspace with its own data dir under ``base`` (on ``engine``) and SOURCES ingested."""
     settings = Settings.from_env({}, data_dir=base / "data", cache_dir=model_cache_dir,
-                                 service="off")
+                                 service="off", engine=engine)
     root = build_repo(base / "repo")
     ws = Workspace(settings).open()
     try:
@@ -87,10 +91,11 @@ def indexed_repo(base: Path, model_cache_dir: Path) -> Iterator[tuple[Workspace,
 
 @pytest.fixture(scope="module")
 def indexed(
-    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path, module_engine: str
 ) -> Iterator[tuple[Workspace, Path]]:
-    """SOURCES indexed once, shared by the module's read-only tests."""
-    with indexed_repo(tmp_path_factory.mktemp("search"), model_cache_dir) as pair:
+    """SOURCES indexed once per engine, shared by the module's read-only tests."""
+    with indexed_repo(tmp_path_factory.mktemp("search"), model_cache_dir,
+                      module_engine) as pair:
         yield pair
 
 
@@ -135,7 +140,9 @@ def test_result_shape(indexed: tuple[Workspace, Path]) -> None:
     assert result["collection"] == ws.project(root).current_name
     assert result["mode"] == "hybrid" and result["notices"] == []
     hit = result["results"][0]
-    assert set(hit) == {"score", "path", "start_line", "end_line", "snippet", "payload", "id"}
+    assert set(hit) == {"score", "path", "start_line", "end_line", "snippet", "payload", "id",
+                        "symbol"}
+    assert hit["symbol"] == hit["payload"]["symbol"]
     lines = SOURCES["src/geometry.py"].splitlines(keepends=True)
     assert hit["payload"]["content"] == "".join(lines[hit["start_line"] - 1:hit["end_line"]])
     assert hit["payload"]["symbol"] == "circle_area"  # the chunk follows the definition
@@ -166,6 +173,10 @@ def test_language_filter(indexed: tuple[Workspace, Path]) -> None:
         ("src/**/*.go", {"src/lru.go"}),
         ("src/?eometry.py", {"src/geometry.py"}),
         ("nothing/*", set()),
+        ("install.md", {"docs/install.md"}),  # matches nothing from the root: any folder
+        ("geometry.*", {"src/geometry.py"}),
+        ("/install.md", set()),  # anchored to the root: no fallback
+        ("/docs/*.md", {"docs/install.md"}),
     ],
 )
 def test_path_glob_filter(indexed: tuple[Workspace, Path], glob: str, paths: set[str]) -> None:
@@ -201,6 +212,16 @@ def test_filters_over_candidates_equal_filters_in_the_query(
             indexed, "send values to the user", **{**params, "limit": 6})["results"]}
     else:
         assert [h["id"] for h in over_pool] == [h["id"] for h in in_query]
+
+
+def test_a_glob_matching_no_file_says_so(indexed: tuple[Workspace, Path]) -> None:
+    missed = run(indexed, "circle area", path_glob="nothing/*")
+    assert missed["results"] == []
+    assert any("No indexed file matches --path-glob 'nothing/*'" in n
+               for n in missed["notices"])
+    found = run(indexed, "circle area", path_glob="geometry.py")
+    assert {h["path"] for h in found["results"]} == {"src/geometry.py"}
+    assert not any("--path-glob" in n for n in found["notices"])
 
 
 def test_path_glob_and_limit_together(indexed: tuple[Workspace, Path]) -> None:
@@ -314,7 +335,9 @@ def test_cli_search_formats(cli_repo: Path) -> None:
     args = ["search", "area of a circle", "--project", str(cli_repo), "--limit", "2"]
     table = runner.invoke(app, args)
     assert table.exit_code == 0, table.output
-    assert "src/geometry.py:4-6" in table.stdout and "Score" in table.stdout
+    assert " src/geometry.py:4-6" in table.stdout.splitlines()[0]  # rank, score, location
+    # the matched lines as lines, with their numbers
+    assert "        4 | def circle_area(radius: float) -> float:" in table.stdout.splitlines()
     simple = runner.invoke(app, [*args, "--format", "simple"])
     lines = simple.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("src/geometry.py:4-6\t")

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import run_wqm
@@ -18,8 +19,11 @@ from workspace_qdrant_mcp.ops.notes import store_note
 from workspace_qdrant_mcp.ops.status import workspace_status
 from workspace_qdrant_mcp.workspace.workspace import Workspace
 
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
-def test_status_before_and_after_ingest(settings: Settings, tmp_path: Path) -> None:
+
+def test_status_before_and_after_ingest(settings: Settings, tmp_path: Path, engine: str) -> None:
     root = build_repo(tmp_path / "repo")
     ws = Workspace(settings).open()
     try:
@@ -42,7 +46,8 @@ def test_status_before_and_after_ingest(settings: Settings, tmp_path: Path) -> N
         assert {n["name"]: n["current"] for n in after["names"]} == {
             "_github_com_example_status": False, ctx.current_name: True}
         assert all(n["reachable"] for n in after["names"])
-        assert after["engine"] == f"embedded {settings.qdrant_path}"
+        assert after["engine"] == settings.engine_description()
+        assert after["engine"].startswith(f"embedded ({engine}) {settings.data_dir}")
         assert after["registry"] == str(settings.registry_path)
         assert after["data_dir"] == str(settings.data_dir)
         json.dumps(after)
@@ -62,7 +67,7 @@ def test_cli_status_table(data_dir: Path, tmp_path: Path) -> None:
     assert lines["Engine"].split()[1] == "embedded"
     simple = runner.invoke(app, ["status", str(root), "--format", "simple"])
     assert f"Files: {len(SOURCES)}\n" in simple.stdout
-    assert f"Engine: embedded {data_dir / 'qdrant'}\n" in simple.stdout
+    assert f"Engine: {Settings.from_env().engine_description()}\n" in simple.stdout
 
 
 def test_journey_with_the_real_executable(

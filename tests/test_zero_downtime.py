@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from qdrant_client import models as qm
 
 from _project_support import make_data, opened, random_vector
@@ -31,6 +32,9 @@ from workspace_qdrant_mcp.core.errors import StoreError
 from workspace_qdrant_mcp.ops import aliases as alias_ops
 from workspace_qdrant_mcp.ops import identity
 from workspace_qdrant_mcp.workspace.workspace import Workspace
+
+#: Every test here runs on each embedded engine (conftest.engine).
+pytestmark = pytest.mark.usefixtures("engine")
 
 REMOTE = "https://github.com/user/zero.git"
 NEW = "_github_com_user_zero"

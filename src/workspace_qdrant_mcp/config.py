@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
+from .core import engines
 from .core.errors import ConfigError
 
 #: Every environment variable wqm reads, with what it sets (each explained in docs/CONFIGURATION.md).
@@ -46,7 +47,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "WQM_SERVICE_IDLE": "seconds the workspace service waits idle before it stops (default: 900)",
     "WQM_DASHBOARD_READONLY": "1: `wqm dashboard` pages show but offer no actions (default: 0)",
     "WQM_FAULT_POINT": "tests only: SIGKILL the process at this step of an alias change",
-    "WQM_ENGINE": "embedded engine: local (qdrant-client local mode) or edge (qdrant-edge); default local",
+    "WQM_ENGINE": "embedded engine: edge (qdrant-edge) or local (qdrant-client local mode); "
+                  "default: what the data directory holds, edge for a new one",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -137,7 +139,8 @@ class Settings:
     service: str = "auto"
     service_idle_seconds: int = 900
     fault_point: str | None = None
-    engine: str = "local"
+    #: ``local`` or ``edge``; None (the default): whatever the data directory holds.
+    engine: str | None = None
     dashboard_read_only: bool = False
     embed_recipe: str = DEFAULT_EMBED_RECIPE
 
@@ -175,9 +178,9 @@ class Settings:
         """Where the data lives, for humans; never includes a key, password or query string."""
         if self.qdrant_url:
             return f"server {display_url(self.qdrant_url)}"
-        if self.engine == "edge":
+        if engines.current(self.data_dir, self.engine) == "edge":
             return f"embedded (edge) {self.edge_path}"
-        return f"embedded {self.qdrant_path}"
+        return f"embedded (local) {self.qdrant_path}"
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values replaced (flags beat environment)."""

@@ -178,7 +178,7 @@ def test_concurrent_first_ingests_all_succeed_with_one_collection(tmp_path: Path
             assert not failed, f"round {round_no}: {len(failed)} of {width} failed: {failed[0]}"
             names = {detail["collection"] for _, detail in outcomes}
             assert len(names) == 1, names
-            aliases = world.json("project", "list-aliases")
+            aliases = world.json("project", "list-aliases", "--all")
             reaching = {a["collection_name"] for a in aliases if a["alias_name"] in names}
             assert len(reaching) == 1, aliases
             assert indexed(world, project) == {"main.py", "util.py"}
@@ -232,12 +232,12 @@ def test_undo_acts_on_the_current_project_and_names_it(tmp_path: Path) -> None:
         world.ok("project", "update-remote", "--yes", cwd=mine)
         git(other, "remote", "add", "origin", "https://github.com/acme/other.git")
         world.ok("project", "update-remote", "--yes", cwd=other)  # the newest change of all
-        before_other = {a["alias_name"] for a in world.json("project", "list-aliases")}
+        before_other = {a["alias_name"] for a in world.json("project", "list-aliases", "--all")}
         assert {"_github_com_acme_mine", "_github_com_acme_other"} <= before_other
 
         done = world.ok("project", "undo", "--yes", cwd=mine)
         assert f"of the project at {mine}" in done.stdout, done.stdout
-        after = {a["alias_name"] for a in world.json("project", "list-aliases")}
+        after = {a["alias_name"] for a in world.json("project", "list-aliases", "--all")}
         assert "_github_com_acme_mine" not in after, "undo did not revert this project's change"
         assert "_github_com_acme_other" in after, "undo reverted another project's change"
 
@@ -250,7 +250,7 @@ def test_undo_acts_on_the_current_project_and_names_it(tmp_path: Path) -> None:
                             if e["alias_name"] == "_github_com_acme_other")
         world.ok("project", "undo", "--change", str(other_change), "--yes", cwd=mine)
         assert "_github_com_acme_other" not in {
-            a["alias_name"] for a in world.json("project", "list-aliases")}
+            a["alias_name"] for a in world.json("project", "list-aliases", "--all")}
 
         lonely = repo(tmp_path / "lonely", files("l.py"))
         message = error_line(world.run("project", "undo", "--yes", cwd=lonely))
@@ -275,8 +275,8 @@ def test_token_in_scp_remote_reaches_no_name_row_or_file(tmp_path: Path) -> None
             status = world.json("status", cwd=project)
             assert status["current_name"] == name
             world.ok("status", cwd=project)
-            world.json("project", "list-aliases")
-            world.json("project", "history")
+            world.json("project", "list-aliases", "--all")
+            world.json("project", "history", "--all")
             world.run("project", "doctor")
         world.ok("service", "stop")
         leaked = [path for path in world.data_dir.rglob("*")
@@ -321,4 +321,4 @@ def test_remote_naming_only_an_owner_is_refused_with_one_sentence(tmp_path: Path
                 message = error_line(world.run(*args, cwd=project))
                 assert "remote 'origin'" in message, message
                 assert "no repository" in message, message
-            assert world.json("project", "list-aliases") == []
+            assert world.json("project", "list-aliases", "--all") == []

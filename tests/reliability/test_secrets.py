@@ -25,6 +25,7 @@ from _project_support import add_points, files_containing, opened
 from conftest import git, run_wqm
 from workspace_qdrant_mcp.backends.service import stop_service
 from workspace_qdrant_mcp.config import Settings
+from workspace_qdrant_mcp.core import engines
 from workspace_qdrant_mcp.core.identity import detect_identity
 from workspace_qdrant_mcp.core.runfiles import ServicePaths
 from workspace_qdrant_mcp.workspace.projects import ensure_project_collection, locate_project
@@ -98,7 +99,8 @@ def test_token_in_remote_appears_nowhere(data_dir: Path, tmp_path: Path,
         wqm("service", "logs")
         registry = served.registry_path
         assert registry.is_file() and registry.with_name("registry.db-wal").is_file()
-        assert any(served.qdrant_path.rglob("*"))
+        store = engines.store_path(data_dir, engines.current(data_dir, None))
+        assert any(store.rglob("*"))  # the scan below covers the engine's files
         assert _scan(data_dir) == [], "found while the service runs"
     finally:
         stop_service(served)

@@ -85,7 +85,7 @@ def project_with_remote_name(world: Wqm, root: Path) -> Path:
 
 def alias_names(world: Wqm) -> set[str]:
     """Every registered alias name."""
-    return {a["alias_name"] for a in world.json("project", "list-aliases")}
+    return {a["alias_name"] for a in world.json("project", "list-aliases", "--all")}
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_write_whose_reply_is_lost_is_reported_as_applied_or_not(
         if command == "update-remote":  # take the name away first, so there is one to add
             world.ok("project", "undo", "--yes", cwd=project)
         before = alias_names(world)
-        history_before = world.json("project", "history")
+        history_before = world.json("project", "history", cwd=project)
         world.ok("service", "stop")
         armed = start_service(world, WQM_FAULT_POINT=step)
         args = ("project", "undo", "--yes") if command == "undo" else (
@@ -121,7 +121,7 @@ def test_write_whose_reply_is_lost_is_reported_as_applied_or_not(
         message = error_line(world.run(*args, cwd=project))
         assert reap(armed) == -signal.SIGKILL, "the fault point never fired"
         after = alias_names(world)
-        history = world.json("project", "history")
+        history = world.json("project", "history", cwd=project)
         if applied:
             assert "applied" in message and "not applied" not in message, message
             assert "do not run it again" in message, message
@@ -134,7 +134,7 @@ def test_write_whose_reply_is_lost_is_reported_as_applied_or_not(
                                          cwd=project))
             assert "already" in again, again
             assert alias_names(world) == after
-            assert world.json("project", "history")[0]["change_id"] == undone
+            assert world.json("project", "history", cwd=project)[0]["change_id"] == undone
         else:
             assert "not applied" in message and "safe" in message, message
             assert after == before

@@ -18,17 +18,23 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from ..config import Settings
+from ..core import engines
 from ..ops.results import (
     AliasGraph,
     AliasInfo,
-    AliasRow,
     AliasTimeline,
     AliasUsage,
     DoctorReport,
+    EngineMoveResult,
+    EnginePruneResult,
+    EngineStatus,
+    Forgotten,
     GcResult,
     HistoryEvent,
     IndexStarted,
     IngestResult,
+    ListedAlias,
+    NoteDeleted,
     NoteStored,
     Ping,
     ProjectOverview,
@@ -52,6 +58,8 @@ PathArg = str | Path | None
 def open_backend(settings: Settings | None = None) -> Backend:
     """The backend front ends should use for these settings."""
     resolved = settings or Settings.from_env()
+    if not resolved.uses_server:  # a WQM_ENGINE the data directory disagrees with: one sentence
+        engines.check_preference(resolved.data_dir, resolved.engine)
     if resolved.service == "auto":
         from .service import ServiceBackend
 
@@ -89,9 +97,11 @@ class WorkspaceClient:
 
     # -- data -----------------------------------------------------------------------------
 
-    def status(self, project_path: PathArg = None) -> StatusResult:
-        """Where the project's data lives and how much there is."""
-        return cast(StatusResult, self.call("status", project_path=_path(project_path)))
+    def status(self, project_path: PathArg = None, migrate: bool = False) -> StatusResult:
+        """Where the project's data lives and how much there is (``migrate``: apply a
+        pending identity change first)."""
+        result = self.call("status", project_path=_path(project_path), migrate=migrate)
+        return cast(StatusResult, result)
 
     def ingest(self, project_path: PathArg = None, progress: Progress | None = None
                ) -> IngestResult:
@@ -120,11 +130,11 @@ class WorkspaceClient:
 
     def search(self, query: str, *, project_path: PathArg = None, collection: str | None = None,
                mode: str = "hybrid", limit: int = 10, path_glob: str | None = None,
-               language: str | None = None) -> SearchResult:
+               language: str | None = None, symbol: str | None = None) -> SearchResult:
         """Search the project's files and notes."""
         result = self.call("search", query=query, project_path=_path(project_path),
                            collection=collection, mode=mode, limit=limit, path_glob=path_glob,
-                           language=language)
+                           language=language, symbol=symbol)
         return cast(SearchResult, result)
 
     def store_note(self, content: str, *, title: str | None = None,
@@ -145,6 +155,20 @@ class WorkspaceClient:
     def rebuild_models(self) -> dict[str, Any]:
         """Verify the model weights and rebuild the derived model files."""
         return cast(dict[str, Any], self.call("rebuild_models"))
+
+    def forget(self, project_path: PathArg = None, *, name: str | None = None,
+               dry_run: bool = False) -> Forgotten:
+        """Delete a project's data, names and records (``dry_run``: say what would go)."""
+        result = self.call("forget", project_path=_path(project_path), name=name,
+                           dry_run=dry_run)
+        return cast(Forgotten, result)
+
+    def delete_note(self, document_id: str, *, collection: str | None = None,
+                    project_path: PathArg = None) -> NoteDeleted:
+        """Delete a stored note."""
+        result = self.call("delete_note", document_id=document_id, collection=collection,
+                           project_path=_path(project_path))
+        return cast(NoteDeleted, result)
 
     def ping(self) -> Ping:
         """A cheap round trip."""
@@ -171,9 +195,12 @@ class WorkspaceClient:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def list_aliases(self, collection: str | None = None) -> list[AliasRow]:
-        """Registered aliases, newest first."""
-        return cast(list[AliasRow], self.call("list_aliases", collection=collection))
+    def list_aliases(self, collection: str | None = None, *, project_path: PathArg = None,
+                     all: bool = False) -> list[ListedAlias]:
+        """The project's aliases (``all``: every project's), newest first."""
+        result = self.call("list_aliases", collection=collection,
+                           project_path=_path(project_path), all=all)
+        return cast(list[ListedAlias], result)
 
     def get_alias(self, name: str) -> AliasInfo:
         """One alias and what removing it would leave."""
@@ -191,9 +218,12 @@ class WorkspaceClient:
         result = self.call("alias_switch", changes=changes, force=force, reason=reason)
         return cast(SwitchResult, result)
 
-    def history(self, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
-        """The audit log, newest first."""
-        return cast(list[HistoryEvent], self.call("history", name=name, limit=limit))
+    def history(self, name: str | None = None, limit: int = 200, *,
+                project_path: PathArg = None, all: bool = False) -> list[HistoryEvent]:
+        """The audit log, newest first: the project's (``all``: every project's) or a name's."""
+        result = self.call("history", name=name, limit=limit, project_path=_path(project_path),
+                           all=all)
+        return cast(list[HistoryEvent], result)
 
     def undo(self, *, project_path: PathArg = None, all: bool = False,
              change_id: int | None = None, force: bool = False, dry_run: bool = False
@@ -203,9 +233,10 @@ class WorkspaceClient:
                            change_id=change_id, force=force, dry_run=dry_run)
         return cast(UndoResult, result)
 
-    def doctor(self, fix: bool = False) -> DoctorReport:
-        """Compare registry and Qdrant; with ``fix``, repair."""
-        return cast(DoctorReport, self.call("doctor", fix=fix))
+    def doctor(self, fix: bool = False, *, remove_orphans: bool = False) -> DoctorReport:
+        """Compare registry and Qdrant; with ``fix``, repair (``remove_orphans``: delete data
+        no name reaches)."""
+        return cast(DoctorReport, self.call("doctor", fix=fix, remove_orphans=remove_orphans))
 
     def stale_aliases(self, days: int = 30) -> list[StaleAlias]:
         """Aliases unused for ``days`` days."""
@@ -236,6 +267,22 @@ class WorkspaceClient:
     def registry_metrics(self) -> RegistryMetrics:
         """Counts for monitoring."""
         return cast(RegistryMetrics, self.call("registry_metrics"))
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def engine_status(self) -> EngineStatus:
+        """Which embedded engine holds the store, and the other store if any."""
+        return cast(EngineStatus, self.call("engine_status"))
+
+    def engine_move(self, to: str, *, dry_run: bool = False, progress: Progress | None = None
+                    ) -> EngineMoveResult:
+        """Move the store to engine ``to`` with zero downtime (``dry_run``: only size it)."""
+        result = self.call("engine_move", progress=progress, to=to, dry_run=dry_run)
+        return cast(EngineMoveResult, result)
+
+    def engine_prune(self, *, dry_run: bool = False) -> EnginePruneResult:
+        """Remove the other engine's store (ends the undo window of a move)."""
+        return cast(EnginePruneResult, self.call("engine_prune", dry_run=dry_run))
 
 
 def open_client(settings: Settings | None = None) -> WorkspaceClient:

@@ -134,6 +134,10 @@ def _service_env(settings: Settings) -> dict[str, str]:
         else:
             env.pop(name, None)
     env.pop("WQM_FAULT_POINT", None)
+    if settings.engine:  # None: the service serves whatever engine the data directory holds
+        env["WQM_ENGINE"] = settings.engine
+    else:
+        env.pop("WQM_ENGINE", None)
     env.pop("WQM_PROJECT_PATH", None)  # the project travels with each call, from its caller
     return env
 
@@ -350,6 +354,11 @@ class ServiceBackend:
             )
         if isinstance(outcome, dict) and outcome.get("status") == "applied":
             changes = ", ".join(str(c) for c in outcome.get("change_ids") or [])
+            if not changes:  # not an alias change (an engine move): nothing in the history
+                return ServiceError(
+                    f"The workspace service stopped while answering '{op}', but it was applied; "
+                    "do not run it again."
+                )
             return ServiceError(
                 f"The workspace service stopped while answering '{op}', but it was applied "
                 f"(change {changes}); do not run it again: `wqm project history` shows it."

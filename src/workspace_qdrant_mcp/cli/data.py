@@ -8,12 +8,21 @@ result (cli/render_data.py); the work itself lives in the library
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, client, notices
+from .output import (
+    FORMAT_OPTION,
+    TEXT_FORMAT_OPTION,
+    Format,
+    ProjectArgument,
+    ProjectOption,
+    TextFormat,
+    client,
+    notices,
+    project_of,
+)
 from .render_data import (
     IngestProgress,
     render_index_started,
@@ -32,13 +41,9 @@ class Mode(str, Enum):
     sparse = "sparse"
 
 
-ProjectArg = Annotated[
-    Path | None, typer.Argument(help="Project folder (default: current directory).")
-]
-
-
 def ingest(
-    path: ProjectArg = None,
+    path: ProjectArgument = None,
+    project: ProjectOption = None,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Start indexing in the background and return at once.")] = False,
     fmt: TextFormat = TEXT_FORMAT_OPTION,
@@ -49,6 +54,7 @@ def ingest(
     within seconds and complete (meaning too) at the end; --detach returns at
     once and `wqm status` shows the progress.
     """
+    path = project_of(path, project)
     with client() as c:
         if detach:
             started = c.index(path)
@@ -70,7 +76,8 @@ class Switch(str, Enum):
 
 def watch(
     state: Annotated[Switch, typer.Argument(help="on or off.", case_sensitive=False)],
-    path: ProjectArg = None,
+    path: ProjectArgument = None,
+    project: ProjectOption = None,
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
     """Turn watching of the project's folder on or off (on: saved files are re-indexed).
@@ -80,14 +87,13 @@ def watch(
     (`wqm ingest` still brings its index up to date).
     """
     with client() as c:
-        result = c.watch(state is Switch.on, path)
+        result = c.watch(state is Switch.on, project_of(path, project))
     render_watch(result, fmt)
 
 
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in words or identifiers.")],
-    project: Annotated[Path | None, typer.Option(
-        "--project", help="Project folder (default: current directory).")] = None,
+    project: ProjectOption = None,
     collection: Annotated[str | None, typer.Option(
         "--collection", help="Search this name (any name of the project, old or new).")] = None,
     mode: Annotated[Mode, typer.Option(
@@ -99,20 +105,24 @@ def search(
         "--path-glob", help="Only paths matching this glob ('*' crosses folders).")] = None,
     language: Annotated[str | None, typer.Option(
         "--language", help="Only this language (e.g. python).")] = None,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help=("Only chunks of this definition: its qualified name or its last "
+                          "parts (get_user, Client.get_user)."))] = None,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Search the project's files and notes by meaning and keyword."""
+    """Search the project's files and notes by meaning, keyword and symbol name."""
     with client() as c:
         result = c.search(query, project_path=project, collection=collection, mode=mode.value,
-                          limit=limit, path_glob=path_glob, language=language)
+                          limit=limit, path_glob=path_glob, language=language, symbol=symbol)
     notices(result)
     render_search(result, fmt)
 
 
-def status(path: ProjectArg = None, fmt: Format = FORMAT_OPTION) -> None:
+def status(path: ProjectArgument = None, project: ProjectOption = None,
+           fmt: Format = FORMAT_OPTION) -> None:
     """Show the project's names, its collection, what is indexed and where the data lives."""
     with client() as c:
-        result = c.status(path)
+        result = c.status(project_of(path, project))
     notices(result)
     render_status(result, fmt)
 

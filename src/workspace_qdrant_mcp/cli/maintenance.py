@@ -10,14 +10,22 @@ from typing import Annotated
 
 import typer
 
-from .data import ProjectArg
-from .output import TEXT_FORMAT_OPTION, TextFormat, client, notices
+from .output import (
+    TEXT_FORMAT_OPTION,
+    ProjectArgument,
+    ProjectOption,
+    TextFormat,
+    client,
+    notices,
+    project_of,
+)
 from .render_data import IngestProgress, render_gc, render_reindex
 from .render_project import cancelled, confirm_always
 
 
 def reindex(
-    path: ProjectArg = None,
+    path: ProjectArgument = None,
+    project: ProjectOption = None,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Start the rebuild in the background and return at once.")] = False,
     fmt: TextFormat = TEXT_FORMAT_OPTION,
@@ -29,6 +37,7 @@ def reindex(
     project undo` switches back; `wqm gc` removes it later. Refused before
     anything is built when there is no index or not enough disk space.
     """
+    path = project_of(path, project)
     with client() as c:
         if detach:
             result = c.reindex(path, detach=True)

@@ -7,10 +7,12 @@ progress and errors go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from enum import Enum
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -48,6 +50,26 @@ FORMAT_OPTION = typer.Option(
 TEXT_FORMAT_OPTION = typer.Option(
     TextFormat.text, "--format", "-f", help="Output format: text or json.", case_sensitive=False
 )
+
+
+#: The one spelling of "which project": ``--project``/``-p`` on every command that takes one
+#: (``--project-path`` is the seed's spelling, kept working). ingest, status, watch and
+#: reindex also take the folder as their argument.
+ProjectOption = Annotated[Path | None, typer.Option(
+    "--project", "-p", "--project-path",
+    help="Project folder (default: the current directory).", show_default=False)]
+ProjectArgument = Annotated[Path | None, typer.Argument(
+    help="Project folder (default: the current directory; same as --project).",
+    show_default=False)]
+
+
+def project_of(argument: Path | None, option: Path | None) -> Path | None:
+    """The project a command names, as argument or option (both: they must agree)."""
+    if argument is not None and option is not None and (
+            os.path.abspath(argument) != os.path.abspath(option)):
+        raise typer.BadParameter(f"the folder {argument} and --project {option} differ; "
+                                 "give one of them.")
+    return option if option is not None else argument
 
 
 def client() -> WorkspaceClient:

@@ -20,7 +20,16 @@ import typer
 
 from ..backends.client import WorkspaceClient
 from . import render_project as render
-from .output import FORMAT_OPTION, TEXT_FORMAT_OPTION, Format, TextFormat, client
+from .output import (
+    FORMAT_OPTION,
+    TEXT_FORMAT_OPTION,
+    Format,
+    ProjectArgument,
+    ProjectOption,
+    TextFormat,
+    client,
+    project_of,
+)
 
 project_app = typer.Typer(
     name="project",
@@ -29,8 +38,6 @@ project_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-PROJECT_PATH = typer.Option(None, "--project-path", "-p",
-                            help="Project folder (default: the current directory).")
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan and change nothing.")
 OLD_PATH = typer.Option(..., "--old-path",
                         help="The folder the project was moved from (it need not exist any more).")
@@ -58,7 +65,7 @@ def _carry_out(c: WorkspaceClient, plan: dict[str, Any], fmt: TextFormat, *, dry
 
 @project_app.command("update-remote")
 def update_remote(
-    project_path: Path | None = PROJECT_PATH,
+    project_path: ProjectOption = None,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     force: bool = typer.Option(False, "--force", help="Proceed without a git remote, or re-point "
@@ -81,7 +88,7 @@ def update_remote(
 @project_app.command("update-path")
 def update_path(
     old_path: Path = OLD_PATH,
-    project_path: Path | None = PROJECT_PATH,
+    project_path: ProjectOption = None,
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
     force: bool = typer.Option(False, "--force",
@@ -101,56 +108,71 @@ def update_path(
 
 @project_app.command("list-aliases")
 def list_aliases(
-    fmt: Format = FORMAT_OPTION,
+    project_path: ProjectOption = None,
+    all_projects: bool = typer.Option(False, "--all", help="Every project's aliases."),
     collection: str | None = typer.Option(None, "--collection", "-c", help="Only the aliases "
                                           "reaching this collection (or this name's data)."),
+    fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """List collection aliases: what each name reaches, who made it, why, and its use."""
+    """List the project's aliases: what each name reaches, who made it, why, and its use.
+
+    --all lists every project's (with a Project column).
+    """
     with client() as c:
-        rows = c.list_aliases(collection)
+        rows = c.list_aliases(collection, project_path=project_path, all=all_projects)
     render.alias_list(rows, fmt)
 
 
 @project_app.command("remove-alias")
 def remove_alias(
-    old_collection: str = typer.Option(..., "--old-collection", help="The alias to remove."),
+    name: str | None = typer.Argument(None, help="The alias to remove.", show_default=False),
+    old_collection: str | None = typer.Option(None, "--old-collection",
+                                              help="The alias to remove (the seed's spelling)."),
     force: bool = typer.Option(False, "--force", help="Do not ask, and remove even the last "
                                "name of a project's data."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
-    """Remove an alias; the data it reached is not touched.
+    """Remove an alias NAME; the data it reached is not touched.
 
     Shows the alias and asks unless --force or --yes (off a terminal the answer is
-    read from stdin: `echo y | wqm project remove-alias ...`; no answer means no,
+    read from stdin: `echo y | wqm project remove-alias NAME`; no answer means no,
     exit 1). Refuses the last name of a project's data unless --force.
     """
+    alias = name if name is not None else old_collection
+    if alias is None or (name is not None and old_collection not in (None, name)):
+        raise typer.BadParameter("give the alias to remove once, as NAME (or --old-collection).")
     with client() as c:
-        preview = c.remove_alias(old_collection, force=force, dry_run=True)
+        preview = c.remove_alias(alias, force=force, dry_run=True)
         if fmt is TextFormat.text:
             render.removal_preview(preview)
-        if not render.confirm_always(f"Remove alias {old_collection}?", skip=force or yes):
+        if not render.confirm_always(f"Remove alias {alias}?", skip=force or yes):
             render.cancelled()
-        result = c.remove_alias(old_collection, force=force)
+        result = c.remove_alias(alias, force=force)
     render.removed(result, fmt)
 
 
 @project_app.command("history")
 def history(
     name: str | None = typer.Argument(None, help="Only the changes of this name."),
+    project_path: ProjectOption = None,
+    all_projects: bool = typer.Option(False, "--all", help="Every project's changes."),
     limit: int = typer.Option(200, "--limit", "-n", min=1, max=1_000_000,
                               help="At most this many events."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """The audit log of alias changes: time, action, alias, before -> after, actor, reason."""
+    """The project's alias changes: time, action, alias, before -> after, actor, reason.
+
+    NAME shows one name's changes; --all every project's.
+    """
     with client() as c:
-        events = c.history(name, limit)
+        events = c.history(name, limit, project_path=project_path, all=all_projects)
     render.history(events, fmt)
 
 
 @project_app.command("undo")
 def undo(
-    project_path: Path | None = PROJECT_PATH,
+    project_path: ProjectOption = None,
     all_projects: bool = typer.Option(False, "--all", help="Undo the latest change of any "
                                       "project, not only this one's."),
     change: int | None = typer.Option(None, "--change", min=1, help="Undo this change "
@@ -184,16 +206,49 @@ def undo(
 def doctor(
     fix: bool = typer.Option(False, "--fix", help="Repair: finish or undo interrupted changes "
                              "and make the registry follow Qdrant."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --fix, delete data no name "
+                             "reaches without asking."),
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
     """Check that the registry and Qdrant agree; exit 1 while problems remain.
 
     Finds interrupted changes, aliases in one store only, names whose collection
-    is gone and projects whose folder no longer exists.
+    is gone, projects whose folder no longer exists and data no name reaches.
+    --fix repairs what can be repaired; deleting data no name reaches is asked
+    first (off a terminal the answer is read from stdin) unless --yes.
     """
     with client() as c:
         report = c.doctor(fix)
+        orphaned = [p for p in report["problems"] if p["kind"] == "orphaned_data"]
+        if fix and orphaned:
+            render.orphans(orphaned)
+            if render.confirm_always(f"Delete the data of {len(orphaned)} collection(s) no name "
+                                     "reaches? This cannot be undone.", skip=yes):
+                report = c.doctor(fix, remove_orphans=True)
     render.doctor(report, fmt, fix)
+
+
+@project_app.command("forget")
+def forget(
+    path: ProjectArgument = None,
+    project_path: ProjectOption = None,
+    name: str | None = typer.Option(None, "--name", help="Forget the project whose data this "
+                                    "name reaches (e.g. one whose folder is gone)."),
+    yes: bool = YES,
+    fmt: TextFormat = TEXT_FORMAT_OPTION,
+) -> None:
+    """Delete a project's data: its names, its collections, its records. Not undoable.
+
+    Shows how many points and notes go and asks first (off a terminal the answer
+    is read from stdin; no answer means no) unless --yes. Logged in the history.
+    """
+    with client() as c:
+        preview = c.forget(project_of(path, project_path), name=name, dry_run=True)
+        render.forget_preview(preview)
+        if not render.confirm_always("Delete all of it? This cannot be undone.", skip=yes):
+            render.cancelled()
+        result = c.forget(project_of(path, project_path), name=name)
+    render.forgotten(result, fmt)
 
 
 @project_app.command("stale-aliases")

@@ -24,7 +24,16 @@ from ..ops.results import (
     StatusResult,
     WatchResult,
 )
-from .output import Format, TextFormat, console, err_console, notice, print_json, safe
+from .output import (
+    Format,
+    TextFormat,
+    console,
+    err_console,
+    notice,
+    print_json,
+    printable,
+    safe,
+)
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 PLAIN_INTERVAL = 5.0
@@ -173,27 +182,50 @@ def render_ingest(result: IngestResult, fmt: TextFormat) -> None:
                   f"{result['seconds']:.1f} s, collection {result['collection']}.", markup=False)
 
 
+#: Lines of a hit shown in the human output (the window around the best-matching line).
+SHOWN_LINES = 8
+
+
 def render_search(result: SearchResult, fmt: Format) -> None:
-    """Hits as a table (score, location, snippet), JSON with full payloads, or one line each."""
+    """Hits as blocks of numbered lines, JSON with full payloads, or one line each (simple)."""
     if fmt is Format.json:
         print_json(result)
         return
-    result = safe(result)
     hits = result.get("results", [])
     if not hits:
-        notice(f"No results in {result.get('collection')}.")
+        notice(printable(f"No results in {result.get('collection')}."))
         return
     if fmt is Format.simple:
         for hit in hits:
-            sys.stdout.write(f"{_location(hit)}\t{hit['score']:.4f}\t{hit['snippet']}\n")
+            symbol = hit["payload"].get("symbol") or ""
+            sys.stdout.write(f"{printable(_location(hit))}\t{hit['score']:.4f}\t"
+                             f"{printable(symbol)}\t{printable(hit['snippet'])}\n")
         return
-    table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("Score", justify="right", no_wrap=True)
-    table.add_column("Location", no_wrap=True, overflow="fold")
-    table.add_column("Snippet", overflow="fold")
-    for hit in hits:
-        table.add_row(f"{hit['score']:.4f}", _location(hit), hit["snippet"])
-    console.print(table, markup=False)
+    for number, hit in enumerate(hits, 1):
+        payload = hit["payload"]
+        symbol = f"  {payload['symbol']}" if payload.get("symbol") else ""
+        stale = "  [stale: the file changed since]" if hit.get("stale") else ""
+        console.print(f"{number:>2}. {hit['score']:.4f}  {printable(_location(hit))}"
+                      f"{printable(symbol)}{stale}", markup=False, style="bold")
+        for line_number, line in _shown(hit, result.get("query", "")):
+            console.print(f"    {line_number:>5} | {printable(line)}", markup=False)
+        console.print("", markup=False)
+
+
+def _shown(hit: SearchHit, query: str) -> list[tuple[int, str]]:
+    """The hit's lines to show, numbered: all of a short chunk, else the best window."""
+    payload = hit["payload"]
+    lines = str(payload.get("content", "")).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    start = int(hit.get("start_line") or 1)
+    if len(lines) <= SHOWN_LINES:
+        return [(start + i, line) for i, line in enumerate(lines)]
+    words = {w.lower() for w in query.split() if len(w) > 2}
+    scores = [sum(w in line.lower() for w in words) for line in lines]
+    best = max(range(len(lines) - SHOWN_LINES + 1),
+               key=lambda i: (sum(scores[i:i + SHOWN_LINES]), -i))
+    return [(start + i, lines[i]) for i in range(best, best + SHOWN_LINES)]
 
 
 def _location(hit: SearchHit) -> str:

@@ -17,9 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ops.results import (
-    AliasRow,
     DoctorReport,
+    Forgotten,
     HistoryEvent,
+    ListedAlias,
+    ProblemRow,
     RemoveResult,
     StaleAlias,
     UndoResult,
@@ -159,7 +161,7 @@ def _outcome(result: dict[str, Any]) -> None:
                       f"{result['change_id']}); no data was copied.", markup=False)
         if old:
             console.print(f"The old name {old} keeps working. When nothing uses it any more, "
-                          f"remove it with: wqm project remove-alias --old-collection {old}",
+                          f"remove it with: wqm project remove-alias {old}",
                           markup=False)
         console.print("Undo with: wqm project undo")
 
@@ -167,12 +169,14 @@ def _outcome(result: dict[str, Any]) -> None:
 # -- aliases ----------------------------------------------------------------------------------
 
 
-def alias_list(rows: list[AliasRow], fmt: Format) -> None:
+def alias_list(rows: Sequence[ListedAlias], fmt: Format) -> None:
     """list-aliases: a colour-coded table with metadata, JSON, or ``alias -> collection`` lines."""
-    if _listed_plainly(rows, fmt, "No collection aliases found.",
+    if _listed_plainly(rows, fmt, "No collection aliases found (`--all` lists every "
+                       "project's).",
                        lambda row: f"{row['alias_name']} -> {row['collection_name']}"):
         return
     rows = safe(rows)
+    several = len({row.get("project") for row in rows}) > 1
     table = _table("Collection aliases")
     table.add_column("Alias Name", style="cyan", no_wrap=True)
     table.add_column("Collection Name", style="green", no_wrap=True)
@@ -180,11 +184,19 @@ def alias_list(rows: list[AliasRow], fmt: Format) -> None:
     table.add_column("Created By")
     table.add_column("Uses", justify="right")
     table.add_column("Last Used", min_width=10)
+    if several:
+        table.add_column("Project", overflow="fold")
     for row in rows:
         uses = row["hit_count"]
-        table.add_row(row["alias_name"], row["collection_name"], _when(row["created_at"]),
-                      _actor(row["created_by"]), Text(str(uses), style="bold" if uses else "dim"),
-                      Text(_when(row["last_used_at"]), style="" if row["last_used_at"] else "dim"))
+        cells: list[str | Text] = [row["alias_name"], row["collection_name"],
+                                   _when(row["created_at"]),
+                                   _actor(row["created_by"]),
+                                   Text(str(uses), style="bold" if uses else "dim"),
+                                   Text(_when(row["last_used_at"]),
+                                        style="" if row["last_used_at"] else "dim")]
+        if several:
+            cells.append(row.get("project") or "-")
+        table.add_row(*cells)
     console.print(table)
     with_metadata = [row for row in rows if _metadata_line(row["metadata"])]
     if with_metadata:
@@ -287,13 +299,52 @@ def doctor(report: DoctorReport, fmt: TextFormat, fix: bool) -> None:
         for column in ("Problem", "Name", "Detail", "State"):
             table.add_column(column)
         for p in safe(report["problems"]):
-            state = Text("fixed", style="green") if p["fixed"] else Text("remains", style="red")
+            state = (Text("fixed", style="green") if p["fixed"]
+                     else Text("note", style="yellow") if p.get("warning")
+                     else Text("remains", style="red"))
             table.add_row(p["kind"], p["name"], p["detail"], state)
         console.print(table)
+    if fmt is not TextFormat.json and report.get("retired"):
+        kept = _table("Retired indexes (kept for `wqm project undo`; `wqm gc` removes them)")
+        for column in ("Collection", "Project", "Retired", "Size"):
+            kept.add_column(column)
+        for r in safe(report.get("retired", [])):
+            kept.add_row(r["collection"], r["project_root"] or "?",
+                         str(r["retired_at"] or "?")[:16].replace("T", " "),
+                         f"{r['bytes'] / 1e6:,.1f} MB")
+        console.print(kept)
     if report["remaining"]:
         hint = "" if fix else "; `wqm project doctor --fix` repairs what can be repaired"
         notice(f"{report['remaining']} problem(s) remain{hint}.")
         raise typer.Exit(1)
+
+
+def orphans(problems: list[ProblemRow]) -> None:
+    """The data no name reaches, before asking whether to delete it (stderr: a prompt)."""
+    for problem in safe(problems):
+        notice(f"{problem['name']}: {problem['detail']}")
+
+
+def forget_preview(preview: Forgotten) -> None:
+    """What forgetting a project deletes (stderr: it precedes a prompt)."""
+    preview = safe(preview)
+    where = preview["project"] or "an unknown folder"
+    notice(f"Forget the project at {where}: {preview['points']} points ({preview['notes']} "
+           f"notes) in {', '.join(preview['collections'])}, and the names "
+           f"{', '.join(preview['names']) or '(none)'}.")
+
+
+def forgotten(result: Forgotten, fmt: TextFormat) -> None:
+    """forget outcome."""
+    if fmt is TextFormat.json:
+        print_json(result)
+        return
+    result = safe(result)
+    console.print(f"Forgot the project at {result['project'] or 'an unknown folder'}: "
+                  f"{result['points']} points ({result['notes']} notes) deleted, names "
+                  f"{', '.join(result['names']) or '(none)'} removed"
+                  + (f" (change {result['change_id']}, not undoable)." if result["change_id"]
+                     else "."), markup=False)
 
 
 def stale(rows: list[StaleAlias], fmt: Format, days: int) -> None:

@@ -88,7 +88,8 @@ def stop(
 
 @service_app.command("logs")
 def logs(
-    lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines."),
+    lines: int = typer.Option(50, "--limit", "-n", "--lines", min=1,
+                               help="How many of the last lines."),
     fmt: TextFormat = TEXT_FORMAT_OPTION,
 ) -> None:
     """Print the end of the service log."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
 
 from .naming import is_opaque_physical_name
 from .state import ChangeRecord
@@ -39,12 +39,13 @@ class AliasRow(TypedDict):
 
 
 class ProblemRow(TypedDict):
-    """A reconcile finding as JSON."""
+    """A reconcile finding as JSON (``warning``: worth knowing, not wrong: doctor stays green)."""
 
     kind: str
     name: str
     detail: str
     fixed: bool
+    warning: NotRequired[bool]
 
 
 @dataclass
@@ -97,10 +98,15 @@ class Problem:
     name: str
     detail: str
     fixed: bool = False
+    warning: bool = False
 
     def to_dict(self) -> ProblemRow:
         """JSON-ready form."""
-        return {"kind": self.kind, "name": self.name, "detail": self.detail, "fixed": self.fixed}
+        row: ProblemRow = {"kind": self.kind, "name": self.name, "detail": self.detail,
+                           "fixed": self.fixed}
+        if self.warning:
+            row["warning"] = True
+        return row
 
 
 @dataclass
@@ -111,8 +117,8 @@ class ReconcileReport:
 
     @property
     def remaining(self) -> list[Problem]:
-        """Problems still present after the run."""
-        return [p for p in self.problems if not p.fixed]
+        """Problems still present after the run (warnings are not problems)."""
+        return [p for p in self.problems if not p.fixed and not p.warning]
 
     @property
     def ok(self) -> bool:

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from qdrant_client import QdrantClient
 
 from ..config import Settings, display_url
-from . import faults, local_accel
+from . import engines, faults, local_accel
 from .collection_aliases import AliasManager
 from .edge import EdgeClient
 from .errors import ConfigError, RegistryError, StoreError, StoreLocked
 from .runfiles import ServicePaths, file_in_the_way, read_pid_info
 from .state import SQLiteStateManager
+from .switchable import SwitchableEngine
 
 
 def open_qdrant(settings: Settings) -> QdrantClient:
-    """Open the Qdrant engine the settings name (server URL, else the embedded store)."""
+    """Open the engine the settings name: a server URL, else the data directory's embedded store.
+
+    The embedded engine is the one the data directory records (``core/engines.py``;
+    recorded on first open). It is handed out behind a ``SwitchableEngine`` so
+    that an engine move can replace it for every holder in one step.
+    """
     if settings.qdrant_url:
         try:
             return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
@@ -33,8 +39,33 @@ def open_qdrant(settings: Settings) -> QdrantClient:
                 f"Cannot use the Qdrant server at {display_url(settings.qdrant_url)}: "
                 f"{type(exc).__name__}; check QDRANT_URL."
             ) from None
-    if settings.engine == "edge":
+    try:
+        record = engines.ensure_recorded(settings.data_dir, settings.engine)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot record the engine of {settings.data_dir} ({exc.strerror or exc}); wqm needs "
+            "a writable data directory."
+        ) from None
+    marker = None
+    if record.other is not None and record.other.state == "kept":
+        data_dir = settings.data_dir
+
+        def marker() -> None:
+            engines.mark_other_stale(data_dir)
+
+    engine = SwitchableEngine(open_store(settings, record.engine), record.engine, marker)
+    return cast(QdrantClient, engine)
+
+
+def open_store(settings: Settings, engine: str) -> Any:
+    """The raw embedded store of ``engine`` in the data directory (``local`` or ``edge``)."""
+    if engine == "edge":
         return open_edge(settings)
+    return open_local(settings)
+
+
+def open_local(settings: Settings) -> QdrantClient:
+    """qdrant-client's local mode on ``<data dir>/qdrant``, with wqm's sparse accelerator."""
     _make_dir(settings.qdrant_path, "the Qdrant storage folder")
     local_accel.install()
     try:
@@ -71,7 +102,7 @@ def _unreadable(settings: Settings, exc: BaseException) -> StoreError:
 
 
 def open_edge(settings: Settings) -> QdrantClient:
-    """Open the Edge store (``WQM_ENGINE=edge``): qdrant-edge shards behind the client API.
+    """Open the Edge store: qdrant-edge shards behind the client API.
 
     ``EdgeClient`` offers the part of ``QdrantClient`` wqm calls, with the same
     ``models`` types in and out; it is not a subclass, hence the cast.

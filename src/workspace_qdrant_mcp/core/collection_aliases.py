@@ -722,8 +722,12 @@ class AliasManager:
                         Problem(
                             "project_root_missing",
                             project.root_path,
-                            "the project's folder no longer exists (moved? see "
-                            "`wqm project update-path`)",
+                            "the project's folder no longer exists: if it moved, any wqm command "
+                            "run in its new folder finds its data again (or `wqm project "
+                            f"update-path --old-path {project.root_path}` there); if it is gone "
+                            f"for good, `wqm project forget --name {project.path_name}` "
+                            "removes its data",
+                            warning=True,
                         )
                     )
         self._cache_generation = None

@@ -11,6 +11,7 @@ Steps of an alias change: ``after_intent`` (intent committed, Qdrant untouched),
 Steps of a rebuild (``workspace/rebuild.py``): ``reindex_building`` (the new
 collection is filled), ``reindex_catching_up``, ``reindex_verifying``,
 ``reindex_switching`` (names moved, states not yet recorded), ``reindex_retiring``.
+Steps of an engine move: ``engine_move_*`` (see ``workspace/engine_move.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ STEPS = (
     "after_intent", "after_collection", "after_qdrant", "after_done",
     "reindex_building", "reindex_catching_up", "reindex_verifying", "reindex_switching",
     "reindex_retiring",
+    # an engine move (workspace/engine_move.py): partial copy recorded, first page
+    # copied, every page copied, copy verified, new engine recorded, engine swapped
+    "engine_move_begun", "engine_move_copying", "engine_move_copied",
+    "engine_move_verified", "engine_move_recorded", "engine_move_switched",
 )
 
 _armed: str | None = None

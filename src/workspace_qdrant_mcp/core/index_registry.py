@@ -13,7 +13,7 @@ other's files.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from .recipe import IndexRecipe
@@ -91,6 +91,45 @@ class IndexRegistry:
                 "retired_at = CASE WHEN ? = 'retired' THEN ? ELSE NULL END WHERE physical = ?",
                 (state, replaced_by, state, utc_now(), physical),
             )
+
+    def replace(self, old: str, new: str) -> None:
+        """A rebuild's switch moved every name from ``old`` to ``new``: record it, at once.
+
+        One transaction: ``new`` is live, ``old`` retired (stamped once), and the
+        project's record follows the names. Idempotent, so a switch whose
+        bookkeeping a crash cut short is finished by whoever sees it first. A
+        record made meanwhile for ``new`` alone (a writer that found the names on
+        ``new`` before this ran) gives way to the project's own record, which
+        carries its names, its watching and its history.
+        """
+        now = utc_now()
+        with self.state.transaction() as conn:
+            conn.execute("UPDATE collections SET state = ?, retired_at = NULL WHERE physical = ?",
+                         (LIVE, new))
+            conn.execute(
+                "UPDATE collections SET state = ?, replaced_by = ?, retired_at = ? "
+                "WHERE physical = ? AND state != ?", (RETIRED, new, now, old, RETIRED))
+            if conn.execute("SELECT 1 FROM projects WHERE physical_collection = ?",
+                            (old,)).fetchone():
+                conn.execute("DELETE FROM projects WHERE physical_collection = ?", (new,))
+                conn.execute("UPDATE projects SET physical_collection = ?, updated_at = ? "
+                             "WHERE physical_collection = ?", (new, now, old))
+
+    def finish_switch(self, new: str, reached: Collection[str]) -> str | None:
+        """If ``new`` (reached by a name) was built to replace a collection no name reaches any
+        more, record the switch (``replace``); returns the collection replaced, else None."""
+        record = self.collection(new)
+        if record is None or record.project_id is None:
+            return None
+        owner = self.state.query_one(
+            "SELECT physical_collection FROM projects WHERE id = ?", (record.project_id,))
+        if owner is None:
+            return None
+        old = str(owner["physical_collection"])
+        if old == new or old in reached:
+            return None
+        self.replace(old, new)
+        return old
 
     def forget_collection(self, physical: str) -> None:
         """Drop a collection's record and its files (the collection itself is deleted apart)."""

@@ -104,8 +104,11 @@ def tune_embedded_storage(client: QdrantClient, name: str) -> None:
     embedding the point. In WAL mode with ``synchronous=NORMAL`` a commit survives
     a crash or kill of the process (only a power cut may lose the last commits,
     never consistency). Only one process opens an embedded store, so WAL's
-    single-host rule holds. Best effort: an unknown client layout is left as is.
+    single-host rule holds. Best effort: an unknown client layout is left as is, and
+    the Edge engine (its own WAL, no SQLite per point) is never touched.
     """
+    if getattr(client, "engine", "local") != "local":
+        return
     try:
         from qdrant_client.local.qdrant_local import QdrantLocal
     except ImportError:  # pragma: no cover - qdrant-client without local mode

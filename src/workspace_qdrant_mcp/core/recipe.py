@@ -23,8 +23,8 @@ from typing import Any
 from .errors import InvalidArgument
 
 #: What a point's payload holds; bump when fields change meaning or are added that search
-#: relies on (3: symbol, start_col/end_col, recipe).
-PAYLOAD_VERSION = 3
+#: relies on (3: symbol, start_col/end_col, recipe; 4: symbol_names, for the symbol filter).
+PAYLOAD_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,19 @@ class IndexRecipe:
     #: The chunker version (line chunker or syntax chunker).
     chunker: str
     payload: int = PAYLOAD_VERSION
+    #: The text of the symbol vector (``ingest.symbols.SYMBOL_TEXT_VERSION``); None: the
+    #: collection has no symbol vector (recipes made before it).
+    symbol: str | None = None
 
     @property
     def id(self) -> str:
-        """A short stable id (12 hex) of the whole recipe: equal ids, equal points."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        """A short stable id (12 hex) of the whole recipe: equal ids, equal points.
+
+        A field that is None is left out, so adding an optional field keeps the ids of
+        the recipes made before it.
+        """
+        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +72,7 @@ class IndexRecipe:
                 sparse=str(data["sparse"]),
                 chunker=str(data["chunker"]),
                 payload=int(data.get("payload", PAYLOAD_VERSION)),
+                symbol=None if data.get("symbol") is None else str(data["symbol"]),
             )
         except (KeyError, TypeError, ValueError):
             raise InvalidArgument("A stored index recipe lacks a field or has a bad one.") from None
@@ -73,7 +82,7 @@ class IndexRecipe:
         mine, theirs = asdict(self), asdict(other)
         labels = {"dense": "dense model", "dense_signature": "dense model build",
                   "dense_dim": "dense dimension", "sparse": "sparse tokenizer",
-                  "chunker": "chunker", "payload": "payload schema"}
+                  "chunker": "chunker", "payload": "payload schema", "symbol": "symbol vector"}
         return [f"{labels[key]} {theirs[key]} -> {mine[key]}" for key in labels
                 if mine[key] != theirs[key]]
 

@@ -6,6 +6,9 @@ from qdrant_client import models as qm
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
+#: A chunk's symbol (name and signature) embedded by the dense model: search's third signal.
+#: Only chunks with a symbol have one; collections of recipes before it lack the vector.
+SYMBOL_VECTOR = "symbol"
 DENSE_DIM = 384
 
 SOURCE_FILE = "file"
@@ -13,8 +16,9 @@ SOURCE_NOTE = "note"
 
 
 def vectors_config(dim: int = DENSE_DIM) -> dict[str, qm.VectorParams]:
-    """Named dense vector (all-MiniLM-L6-v2 by default: 384-d), cosine."""
-    return {DENSE_VECTOR: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)}
+    """Named dense vectors of the recipe's model, cosine: the chunk's, and its symbol's."""
+    return {DENSE_VECTOR: qm.VectorParams(size=dim, distance=qm.Distance.COSINE),
+            SYMBOL_VECTOR: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)}
 
 
 def sparse_vectors_config() -> dict[str, qm.SparseVectorParams]:
@@ -28,4 +32,6 @@ def payload_indexes() -> dict[str, qm.PayloadSchemaType]:
         "path": qm.PayloadSchemaType.KEYWORD,
         "language": qm.PayloadSchemaType.KEYWORD,
         "source": qm.PayloadSchemaType.KEYWORD,
+        # every qualified name a chunk holds and its tails (ingest/symbols.py:symbol_names)
+        "symbol_names": qm.PayloadSchemaType.KEYWORD,
     }

@@ -47,9 +47,17 @@ def guarded(client: QdrantClient, what: str) -> Iterator[None]:
             raise
         except Exception as exc:  # qdrant-client raises many unrelated types
             # Users get one line; the traceback goes to the service log (INFO, so an
-            # unconfigured CLI process never prints it) for diagnosis.
-            log.info("Qdrant could not %s", what, exc_info=True)
-            raise StoreError(f"Qdrant could not {what}: {_short(exc)}") from None
+            # unconfigured CLI process never prints it) for diagnosis, except for a name
+            # that reaches nothing: a user's mistake, worth one line, not a traceback.
+            short = _short(exc)
+            log.info("Qdrant could not %s: %s", what, short, exc_info=not _missing(short))
+            raise StoreError(f"Qdrant could not {what}: {short}") from None
+
+
+def _missing(message: str) -> bool:
+    """True when Qdrant says a collection (or alias) does not exist."""
+    low = message.lower()
+    return "not found" in low or "doesn't exist" in low or "does not exist" in low
 
 
 def call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:

@@ -45,7 +45,8 @@ from .. import __version__
 from ..backends.base import Backend
 from ..backends.client import open_backend
 from ..config import Settings
-from ..core.errors import WqmError
+from ..core.errors import CollectionNotFound, WqmError
+from ..workspace.sync import ProjectTooLarge
 from .render import render
 
 SERVER_NAME = "workspace-qdrant-mcp"
@@ -100,6 +101,8 @@ class WorkspaceTools:
         self._lock = anyio.Lock()
         self._started: set[str] = set()
         self._roots_failed = False
+        #: Where the session's project came from (said when a message is about the project).
+        self.project_source = "the server's working directory"
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -116,11 +119,14 @@ class WorkspaceTools:
                 for root in listed.roots:
                     path = root_path(str(root.uri))
                     if path:
+                        self.project_source = "the client's first workspace root"
                         return path
             except (MCPError, TimeoutError, ValidationError) as exc:  # it will not do better later
                 self._roots_failed = True
                 log.warning("the client declared roots but did not list them (%s); using %s",
                             type(exc).__name__, "WQM_PROJECT_PATH or the working directory")
+        self.project_source = ("WQM_PROJECT_PATH" if self.settings.project_path
+                               else "the server's working directory")
         return str((self.settings.project_path or Path.cwd()).resolve())
 
     async def _call(self, op: str, **params: Any) -> Any:
@@ -133,7 +139,7 @@ class WorkspaceTools:
             return
         self._started.add(project)
         try:
-            status = await self._call("status", project_path=project)
+            status = await self._call("status", project_path=project, migrate=True)
         except WqmError as exc:
             log.warning("start-up status for %s failed: %s", project, exc)
             return
@@ -157,7 +163,13 @@ class WorkspaceTools:
             result = await self._call(op, **params)
         except WqmError as exc:
             log.info("%s: %s", op, exc)
-            return tool_error(str(exc))
+            message = str(exc)
+            if scoped and isinstance(exc, CollectionNotFound | ProjectTooLarge) and (
+                    project in message):  # about the project itself: say how it was chosen
+                message = (f"{message} This session's project is {project}, from "
+                           f"{self.project_source}; set WQM_PROJECT_PATH or open the client in "
+                           "another folder to change it.")
+            return tool_error(message)
         self._started.add(project)
         self._log_notices(result)
         return tool_result(op, result, key)
@@ -179,18 +191,22 @@ class WorkspaceTools:
             "(`*` also crosses folders)."))] = None,
         language: Annotated[str | None, Field(description=(
             "Only chunks in this language, e.g. `python`, `markdown`."))] = None,
+        symbol: Annotated[str | None, Field(description=(
+            "Only chunks of this definition: its qualified name or its last parts, e.g. "
+            "`get_user` or `Client.get_user`."))] = None,
     ) -> CallToolResult:
-        """Search the current project's files and notes by meaning and by keyword.
+        """Search the current project's files and notes by meaning, keyword and symbol name.
 
         Parameters: `query` (required), `collection` (any old or new name of a
         project's data), `mode` (hybrid, dense or sparse), `limit` (1-100),
-        `path_glob` and `language` (filters). The answer is text: a first line
+        `path_glob`, `language` and `symbol` (filters). The answer is text: a first line
         with the number of results, any notices (e.g. the index is still being
         built), then per result a line `@@ path:start-end symbol score` (or
         `@@ note <id> "title" score`) followed by the chunk's lines, verbatim.
         """
         return await self.run(ctx, "search", query=query, collection=collection, mode=mode,
-                              limit=limit, path_glob=path_glob, language=language)
+                              limit=limit, path_glob=path_glob, language=language,
+                              symbol=symbol)
 
     async def store(
         self,
@@ -230,6 +246,20 @@ class WorkspaceTools:
         """
         return await self.run(ctx, "retrieve", document_id=document_id, path=path,
                               collection=collection)
+
+    async def delete_note(
+        self,
+        ctx: Ctx,
+        document_id: Annotated[str, Field(description="The id of the note (as `store` gave it).")],
+        collection: CollectionArg = None,
+    ) -> CallToolResult:
+        """Delete a stored note (all of it); it cannot be undone.
+
+        Parameters: `document_id` (required) and `collection` (any name of a
+        project's data; default: the current project). Only notes can be deleted:
+        a project's files are indexed from its folder.
+        """
+        return await self.run(ctx, "delete_note", document_id=document_id, collection=collection)
 
     async def workspace_status(self, ctx: Ctx) -> CallToolResult:
         """The current project: its root, names, counts, engine, and how complete its index is.

@@ -18,6 +18,7 @@ is none; ``None``, the alias must not exist yet. Re-pointing without
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,20 +32,35 @@ from ..core.errors import (
     RegistryDamaged,
     RegistryError,
     StoreError,
+    WqmError,
 )
+from ..core.identity import detect_identity
+from ..core.index_registry import RETIRED, IndexRegistry
 from ..core.state import ChangeRecord
+from ..workspace.forget import forget, forgettable, orphans
 from ..workspace.migration import ACTOR_CLI, describe_data
-from ..workspace.rebuild import settle_collections
+from ..workspace.rebuild import (
+    collection_bytes,
+    discard_build,
+    megabytes,
+    settle_collections,
+    undo_switch,
+    unfinished_builds,
+)
+from ..workspace.sync import running_rebuild
 from ..workspace.workspace import Workspace
+from .engine import engine_move_applied, engine_problems, store_location
 from .registry import operation
 from .results import (
     AliasInfo,
     AliasRow,
     DoctorReport,
     HistoryEvent,
+    ListedAlias,
     ProblemRow,
     RemoveResult,
     RequestOutcome,
+    RetiredIndex,
     StaleAlias,
     SwitchedAlias,
     SwitchResult,
@@ -116,14 +132,49 @@ def alias_switch(
     return {"status": "applied", "change_id": record.id, "operations": operations}
 
 
-@operation(read_only=True, mcp_tool="list_aliases")
-def list_aliases(ws: Workspace, collection: str | None = None) -> list[AliasRow]:
-    """Registered aliases, newest first; with ``collection``, only those reaching its data."""
+@operation(takes_project=True, read_only=True, mcp_tool="list_aliases")
+def list_aliases(
+    ws: Workspace,
+    collection: str | None = None,
+    project_path: str | None = None,
+    all: bool = False,
+) -> list[ListedAlias]:
+    """The project's aliases (``all``: every project's), newest first, with the project's root.
+
+    ``collection`` keeps only the aliases reaching that collection's data.
+    """
     aliases = ws.aliases.list_aliases_sync()
     if collection is not None:
         target = ws.aliases.resolve_sync(collection)
         aliases = [a for a in aliases if a.collection_name == target]
-    return [a.to_dict() for a in aliases]
+    elif not all:
+        scope, _root = _project_scope(ws, project_path)
+        aliases = [a for a in aliases if a.alias_name in scope or a.collection_name in scope]
+    roots = _roots(ws)
+    return [{**a.to_dict(), "project": roots.get(a.collection_name)} for a in aliases]
+
+
+def _current_names(ws: Workspace) -> set[str]:
+    """The current name of every known project whose folder exists (as it is named now)."""
+    found = set()
+    for project in ws.state.projects():
+        if not os.path.isdir(project.root_path):
+            continue
+        try:
+            found.add(detect_identity(project.root_path).current_name)
+        except WqmError:
+            continue
+    return found
+
+
+def _roots(ws: Workspace) -> dict[str, str]:
+    """Collection -> the root of the project it belongs to (live or retired)."""
+    roots = {p.physical_collection: p.root_path for p in ws.state.projects()}
+    by_id = {p.id: p.root_path for p in ws.state.projects()}
+    for record in IndexRegistry(ws.state).collections():
+        if record.project_id in by_id:
+            roots.setdefault(record.physical, by_id[record.project_id])
+    return roots
 
 
 @operation(read_only=True)
@@ -210,11 +261,23 @@ def remove_alias(
     return result
 
 
-@operation(read_only=True)
-def history(ws: Workspace, name: str | None = None, limit: int = 200) -> list[HistoryEvent]:
-    """The audit log of alias changes, newest first, optionally for one name."""
+@operation(takes_project=True, read_only=True)
+def history(
+    ws: Workspace,
+    name: str | None = None,
+    limit: int = 200,
+    project_path: str | None = None,
+    all: bool = False,
+) -> list[HistoryEvent]:
+    """The audit log, newest first: the project's (``all``: every project's), or one name's."""
     _check_whole(limit, "--limit", 1, MAX_HISTORY)
-    return ws.aliases.history(name, limit)
+    if name is not None or all:
+        return ws.aliases.history(name, limit)
+    scope, _root = _project_scope(ws, project_path)
+    events = ws.aliases.history(None, MAX_HISTORY)
+    mine = [e for e in events
+            if e["alias_name"] in scope or e["before"] in scope or e["after"] in scope]
+    return mine[:limit]
 
 
 def _undo_steps(change: ChangeRecord) -> list[str]:
@@ -253,6 +316,8 @@ def _project_scope(ws: Workspace, project_path: str | None) -> tuple[set[str], s
         record = ws.state.project_by_collection(ctx.physical)
         if record is not None:
             scope.update(ws.state.names_of_project(record.id))
+            scope.update(c.physical for c in IndexRegistry(ws.state).collections()
+                         if c.project_id == record.id)  # collections it had before rebuilds
     return scope, str(ctx.root)
 
 
@@ -302,11 +367,11 @@ def undo(
     change, steps, owner = chosen.to_dict(), _undo_steps(chosen), _owner(ws, chosen)
     if dry_run:
         return {"change": change, "steps": steps, "status": "dry_run", "project": owner}
-    # Undoing a rebuild (or redoing one) leaves the index it leaves behind nameless but
-    # recorded and kept (retired, for undo and gc): that is not data lost, so no force needed.
-    whole = _switches_a_rebuild(ws, chosen)
-    record = ws.aliases.undo_sync(actor=actor, force=force or whole, change_id=chosen.id)
-    settle_collections(ws)  # an undone rebuild makes the old index live again
+    if _switches_a_rebuild(ws, chosen):
+        record = undo_switch(ws, chosen, actor)  # carries the notes stored since the switch
+    else:
+        record = ws.aliases.undo_sync(actor=actor, force=force, change_id=chosen.id)
+        settle_collections(ws)
     return {"change": change, "steps": steps, "status": "undone", "project": owner,
             "undo_change": record.to_dict()}
 
@@ -324,12 +389,14 @@ def request_outcome(ws: Workspace, request_id: str) -> RequestOutcome:
     changes = ws.state.changes_of_request(request_id)
     done = [c.id for c in changes if c.status == "done"]
     applied = bool(changes) and len(done) == len(changes)
+    applied = applied or (not changes and engine_move_applied(ws, request_id))
     return {"request_id": request_id, "status": "applied" if applied else "not_applied",
             "change_ids": done}
 
 
 @operation(retry_safe=True, needs_open=False)
-def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> DoctorReport:
+def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
+           remove_orphans: bool = False) -> DoctorReport:
     """Compare registry and Qdrant; with ``fix``, repair what can be repaired.
 
     Runs even when the workspace cannot open, to say why: a damaged registry
@@ -337,6 +404,8 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
     unreadable store (reported with the way out; never deleted automatically).
     Changes left pending by a crash are settled first, as by every command, and
     listed as fixed. Repairs are logged with ``actor`` (``doctor``, or ``dashboard``).
+    Orphaned data (a collection no name reaches and nothing keeps) is deleted only
+    with ``fix`` and ``remove_orphans`` (the CLI asks first).
     Returns ``{"ok", "problems", "remaining"}``.
     """
     found: list[ProblemRow] = []
@@ -356,14 +425,68 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR) -> Docto
         try:
             ws.ensure_open()
         except StoreError as store_exc:
-            found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), store_exc))
+            found.append(_problem("store_unreadable", store_location(ws), store_exc))
             return _report(found)
     except StoreError as exc:
-        found.append(_problem("store_unreadable", str(ws.settings.qdrant_path), exc))
+        found.append(_problem("store_unreadable", store_location(ws), exc))
         return _report(found)
     found.extend(p.to_dict() for p in ws.aliases.settle())
+    found.extend(engine_problems(ws, fix))  # before reconcile: a dropped broken shard's names
     report = ws.aliases.reconcile_sync(fix=fix, actor=actor)
-    return _report(found + report.problem_rows())
+    found += report.problem_rows() + _rebuild_problems(ws, fix)
+    for orphan in orphans(ws):  # data no name reaches: removed only when the user said so
+        removed = fix and remove_orphans
+        if removed:
+            forget(ws, forgettable(ws, orphan["collection"], orphan["project"]), actor)
+        where = f" (the project at {orphan['project']})" if orphan["project"] else ""
+        found.append({"kind": "orphaned_data", "name": orphan["collection"],
+                      "detail": f"{orphan['points']} points{where} reachable under no name",
+                      "fixed": removed})
+    result = _report(found)
+    retired = _retired(ws)
+    if retired:
+        result["retired"] = retired
+    return result
+
+
+def _rebuild_problems(ws: Workspace, fix: bool) -> list[ProblemRow]:
+    """Rebuild bookkeeping a crash cut short (always mended), and unfinished builds.
+
+    An unfinished build that no job works on holds disk space and no name reaches
+    it: `wqm reindex` (or the service, at start) resumes it, ``fix`` removes it.
+    """
+    rows: list[ProblemRow] = [
+        {"kind": "rebuild_unrecorded", "name": physical, "detail": what, "fixed": True}
+        for physical, what in settle_collections(ws)
+    ]
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    for record in unfinished_builds(ws):
+        root = roots.get(record.project_id) if record.project_id is not None else None
+        if root is not None and running_rebuild(ws, root) is not None:
+            continue  # being built right now
+        size = collection_bytes(ws, record.physical)
+        detail = (f"a rebuild of {root or 'a project no longer recorded'} stopped before its "
+                  f"switch ({megabytes(size)}); the names still reach the old index")
+        if fix:
+            discard_build(ws, record.physical)
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical,
+                         "detail": f"{detail}; removed", "fixed": True})
+        else:
+            rows.append({"kind": "unfinished_rebuild", "name": record.physical, "fixed": False,
+                         "detail": f"{detail}; `wqm reindex` resumes it, --fix removes it"})
+    return rows
+
+
+def _retired(ws: Workspace) -> list[RetiredIndex]:
+    """The indexes rebuilds replaced that still exist, with their size on disk."""
+    roots = {p.id: p.root_path for p in ws.state.projects()}
+    existing = store.collection_names(ws.client)
+    return [
+        {"collection": c.physical, "retired_at": c.retired_at, "replaced_by": c.replaced_by,
+         "project_root": roots.get(c.project_id) if c.project_id is not None else None,
+         "bytes": collection_bytes(ws, c.physical)}
+        for c in IndexRegistry(ws.state).collections(RETIRED) if c.physical in existing
+    ]
 
 
 def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
@@ -371,21 +494,26 @@ def _problem(kind: str, name: str, exc: Exception) -> ProblemRow:
 
 
 def _report(problems: list[ProblemRow]) -> DoctorReport:
-    remaining = sum(1 for p in problems if not p["fixed"])
+    remaining = sum(1 for p in problems if not p["fixed"] and not p.get("warning"))
     return {"ok": remaining == 0, "problems": problems, "remaining": remaining}
 
 
 @operation(read_only=True)
 def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
-    """Aliases not used by a search for ``days`` days (never used: counted from creation)."""
+    """Aliases not used by a search for ``days`` days (never used: counted from creation).
+
+    A project's current name is never stale: it is the name its own commands use,
+    so suggesting its removal would cut the project off.
+    """
     _check_whole(days, "--days", 0, MAX_DAYS)
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=days)
     names: dict[str, list[str]] = {}
     stale: list[StaleAlias] = []
+    current = _current_names(ws)
     for alias in ws.aliases.list_aliases_sync():
         last = alias.last_used_at or alias.created_at or now
-        if last > cutoff:
+        if last > cutoff or alias.alias_name in current:
             continue
         physical = alias.collection_name
         if physical not in names:
@@ -403,7 +531,7 @@ def stale_aliases(ws: Workspace, days: int = 30) -> list[StaleAlias]:
                 "last_used_at": row["last_used_at"],
                 "unused_days": (now - last).days,
                 "last_name": not others,
-                "remove_command": f"wqm project remove-alias --old-collection {alias.alias_name}"
+                "remove_command": f"wqm project remove-alias {alias.alias_name}"
                 + ("" if others else " --force"),
             }
         )

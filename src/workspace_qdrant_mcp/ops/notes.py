@@ -8,7 +8,6 @@ chunked without overlap so that the chunks join back to exactly what was stored.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -21,9 +20,10 @@ from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..core.errors import InvalidArgument
+from ..core.index_registry import IndexRegistry
 from ..core.requests import current_request_id
 from ..ingest.chunker import chunk_text, split_lines
-from ..workspace.gates import write_gate
+from ..workspace.gates import writing_to
 from ..workspace.points import embedding_text, make_points
 from ..workspace.projects import ProjectContext, ensure_project_collection
 from ..workspace.routing import Route, choose_collection, recipe_of
@@ -145,7 +145,13 @@ def store_note(
         recipe_of(ws, route.name),
     )
     client = ws.client
-    with write_gate(str(ctx.root)) if ctx is not None else contextlib.nullcontext():
+    # Under the gate of the collection the note goes to, so a rebuild's last copy of the
+    # notes and its switch cannot run between; labelled with that collection's recipe.
+    with writing_to(ws, route.name) as physical:
+        record = IndexRegistry(ws.state).collection(physical)
+        for point in points:
+            if record is not None and record.recipe is not None and point.payload is not None:
+                point.payload["recipe"] = record.recipe.id
         route.run(lambda name: store.call(client, f"store a note in {name}",
                                           lambda: client.upsert(name, points=points, wait=True)))
     return {"id": document_id, "collection": route.name, "path": path, "chunks": len(points),

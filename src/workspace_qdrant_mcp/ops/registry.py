@@ -39,7 +39,7 @@ TIMEOUT_SECONDS: dict[str, float] = {"short": 60.0, "long": 600.0}
 #: The modules holding operations; importing them declares their operations.
 OP_MODULES = (
     "health", "status", "ingest", "search", "notes", "identity", "aliases", "reindex", "overview",
-    "models",
+    "models", "forget", "engine",
 )
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -14,8 +14,8 @@ from typing import Any
 
 from ..core.errors import CollectionNotFound
 from ..workspace.indexer import Progress
-from ..workspace.rebuild import check_recipe, check_space, gc
-from ..workspace.sync import collection_recipe, rebuild_job
+from ..workspace.rebuild import check_recipe, check_space, gc, settle_collections
+from ..workspace.sync import collection_recipe, rebuild_job, running_rebuild
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import GcResult, ReindexResult
@@ -34,6 +34,7 @@ def reindex(
     cannot hold a second copy, or the recipe's model cannot be loaded. With
     ``detach`` the rebuild runs in the background (``status`` shows it).
     """
+    settle_collections(ws)  # a switch a crash left unrecorded is recorded before anything else
     ctx = ws.project(project_path)
     if ctx.physical is None:
         raise CollectionNotFound(
@@ -41,8 +42,9 @@ def reindex(
             "`wqm ingest` indexes it."
         )
     recipe = ws.models.current()
-    check_recipe(ws, recipe)
-    check_space(ws, ctx.physical)
+    if running_rebuild(ws, str(ctx.root)) is None:  # else attach: it passed these checks
+        check_recipe(ws, recipe)
+        check_space(ws, ctx.physical)
     old_recipe = collection_recipe(ws, ctx.physical, ctx.project_id)
     job = rebuild_job(ws, ctx, recipe)
     summary: dict[str, Any] = {"project_root": str(ctx.root), "old_collection": ctx.physical,

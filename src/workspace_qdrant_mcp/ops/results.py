@@ -54,6 +54,8 @@ class SearchHit(TypedDict):
     snippet: str
     payload: dict[str, Any]
     id: str
+    #: The qualified name of the definition the chunk starts in or with (code chunks).
+    symbol: NotRequired[str]
     stale: NotRequired[bool]
 
 
@@ -148,6 +150,12 @@ class Retrieved(TypedDict):
     notices: list[str]
 
 
+class ListedAlias(AliasRow):
+    """An alias as ``list_aliases`` shows it: with the root of its data's project."""
+
+    project: str | None
+
+
 class AliasInfo(AliasRow):
     """``get_alias``: an alias and what removing it would leave."""
 
@@ -198,12 +206,23 @@ class UndoResult(TypedDict):
     undo_change: NotRequired[dict[str, Any]]
 
 
+class RetiredIndex(TypedDict):
+    """An index a rebuild replaced, kept for undo until ``gc`` (or its retention) removes it."""
+
+    collection: str
+    project_root: str | None
+    retired_at: str | None
+    replaced_by: str | None
+    bytes: int
+
+
 class DoctorReport(TypedDict):
-    """``doctor``: problems found, fixed and remaining."""
+    """``doctor``: problems found, fixed and remaining (and the retired indexes, if any)."""
 
     ok: bool
     problems: list[ProblemRow]
     remaining: int
+    retired: NotRequired[list[RetiredIndex]]
 
 
 class StaleAlias(AliasRow):
@@ -243,6 +262,26 @@ class GcResult(TypedDict):
     removed: list[dict[str, Any]]
     dry_run: bool
     bytes: int
+
+
+class Forgotten(TypedDict):
+    """``forget``: what was deleted (or would be, for a dry run)."""
+
+    project: str | None
+    collections: list[str]
+    names: list[str]
+    points: int
+    notes: int
+    status: str
+    change_id: int | None
+
+
+class NoteDeleted(TypedDict):
+    """``delete_note``: the note deleted and how many chunks it had."""
+
+    id: str
+    collection: str
+    chunks: int
 
 
 class Ping(TypedDict):
@@ -424,6 +463,7 @@ __all__ = [
     "AliasUsage",
     "CollectionPoints",
     "DoctorReport",
+    "Forgotten",
     "GcResult",
     "GraphCollection",
     "GraphName",
@@ -431,9 +471,11 @@ __all__ = [
     "IndexStarted",
     "IndexState",
     "IngestResult",
+    "ListedAlias",
     "NameHits",
     "NameState",
     "NameUsage",
+    "NoteDeleted",
     "NoteStored",
     "Ping",
     "ProblemRow",
@@ -444,6 +486,7 @@ __all__ = [
     "ReindexResult",
     "RemoveResult",
     "RequestOutcome",
+    "RetiredIndex",
     "Retrieved",
     "RetrievedChunk",
     "SearchHit",
@@ -458,3 +501,55 @@ __all__ = [
     "UndoResult",
     "WatchResult",
 ]
+
+
+# -- engine (ops/engine.py) ----------------------------------------------------------------------
+
+
+class OtherStoreInfo(TypedDict):
+    """The store of the engine not in use: kept after a move, stale, or a partial copy."""
+
+    engine: str
+    state: str
+    since: str
+    store: str
+    store_bytes: int
+
+
+class EngineStatus(TypedDict):
+    """``engine_status``: which engine holds the store, where, and the other store if any."""
+
+    engine: str
+    store: str | None
+    store_bytes: int
+    since: str | None
+    other: OtherStoreInfo | None
+    record: str | None
+    move_running: bool
+
+
+class EngineMoveResult(TypedDict):
+    """``engine_move``: what was (or, with ``dry_run``, would be) copied and switched."""
+
+    status: str
+    from_engine: str
+    to_engine: str
+    collections: int
+    points: int
+    store_bytes: int
+    free_bytes: int
+    copy: bool
+    replayed: int
+    blocked_ms: float
+    seconds: float
+    kept: str | None
+
+
+class EnginePruneResult(TypedDict):
+    """``engine_prune``: the other engine's store that was (or would be) removed."""
+
+    status: str
+    engine: str | None
+    state: str | None
+    store: str | None
+    freed_bytes: int

@@ -1,8 +1,8 @@
 """Search a project's index by meaning (dense), by keyword (BM25) or both (hybrid).
 
-Hybrid runs in Qdrant: one Query API call with a dense and a sparse prefetch
-fused by Reciprocal Rank Fusion, so ranking needs no score calibration between
-the two and costs one round trip.
+Hybrid runs in Qdrant: one Query API call whose dense, sparse and symbol
+prefetches are fused by their score distributions (``ops/ranking.py`` says how
+and why), so it costs one round trip.
 
 The collection name is sent to Qdrant exactly as given (any logical name, old
 or new, or a physical name) and never resolved here first: Qdrant resolves an
@@ -31,8 +31,9 @@ from ..core.errors import CollectionNotFound, InvalidArgument
 from ..workspace.freshness import changed_files, refresh
 from ..workspace.index_state import index_state, partial_notice
 from ..workspace.routing import Route, choose_collection, recipe_of
-from ..workspace.sync import check_size, project_job
+from ..workspace.sync import project_job
 from ..workspace.workspace import Workspace
+from .ranking import hybrid_points, symbol_condition
 from .registry import operation
 from .results import SearchHit, SearchResult
 
@@ -60,15 +61,23 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 
 def matching_paths(ws: Workspace, name: str, glob: str) -> list[str]:
     """Indexed paths of ``name`` matching ``glob`` (fnmatch: ``*`` crosses folders; ``**/``
-    also matches no folder, so ``src/**/*.py`` matches ``src/a.py``)."""
+    also matches no folder, so ``src/**/*.py`` matches ``src/a.py``). A glob that matches
+    nothing from the root is tried at any depth (``sansio/*`` as ``**/sansio/*``); a
+    leading ``/`` anchors it to the root (``/setup.py``), as in ``.gitignore``."""
     client = ws.client
     facet = store.call(client, f"list the paths of {name}",
                        lambda: client.facet(name, key="path", limit=MAX_FACET_PATHS, exact=True))
-    patterns = glob_variants(glob)
-    return sorted(
-        str(hit.value) for hit in facet.hits
-        if any(fnmatch.fnmatchcase(str(hit.value), p) for p in patterns)
-    )
+    paths = [str(hit.value) for hit in facet.hits]
+    rooted = glob.startswith("/")
+    glob = glob.lstrip("/")
+    anchored = sorted(p for p in paths if any(fnmatch.fnmatchcase(p, g)
+                                             for g in glob_variants(glob)))
+    if anchored or rooted or glob.startswith("**/"):
+        return anchored
+    # Like a .gitignore pattern, a glob that matches nothing from the project root may name
+    # a folder anywhere: `sansio/*` finds `src/h11/sansio/x.py`.
+    anywhere = glob_variants("**/" + glob)
+    return sorted(p for p in paths if any(fnmatch.fnmatchcase(p, g) for g in anywhere))
 
 
 def glob_variants(glob: str) -> list[str]:
@@ -97,14 +106,16 @@ class _NoMatch(Exception):
     """No indexed path matches the glob: the answer is empty without asking Qdrant."""
 
 
-def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None) -> _Plan:
+def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None,
+          symbol: str | None = None) -> _Plan:
     """Decide where each filter runs.
 
     A server evaluates filters on its payload indexes: everything goes into the
     query. The embedded engine evaluates a filter in Python for every point, per
     prefetch (~20 µs a point, and ``MatchAny`` multiplies that by its number of
     values), so there the filters run over a ranked candidate pool instead,
-    except a glob matching only a few paths, which stays a small ``MatchAny``.
+    except a glob matching only a few paths, which stays a small ``MatchAny``,
+    and a symbol, which matches too few chunks for a pool to find them.
     """
     lang = language.strip().lower() if language and language.strip() else None
     paths: list[str] | None = None
@@ -112,9 +123,10 @@ def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None)
         paths = matching_paths(ws, name, path_glob)
         if not paths:
             raise _NoMatch
-    if lang is None and paths is None:
+    if lang is None and paths is None and symbol is None:
         return _Plan()
-    in_query = ws.settings.uses_server or (paths is not None and len(paths) <= LOCAL_MATCH_ANY)
+    in_query = (ws.settings.uses_server or symbol is not None
+                or (paths is not None and len(paths) <= LOCAL_MATCH_ANY))
     if not in_query:
         allowed = set(paths) if paths is not None else None
 
@@ -128,6 +140,8 @@ def _plan(ws: Workspace, name: str, path_glob: str | None, language: str | None)
         conditions.append(qm.FieldCondition(key="language", match=qm.MatchValue(value=lang)))
     if paths is not None:
         conditions.append(qm.FieldCondition(key="path", match=qm.MatchAny(any=paths)))
+    if symbol is not None:
+        conditions.append(symbol_condition(symbol))
     return _Plan(flt=qm.Filter(must=conditions))
 
 
@@ -157,19 +171,12 @@ def _ask(
     ws: Workspace, name: str, mode: str, dense: list[float] | None,
     sparse: qm.SparseVector | None, k: int, depth: int, flt: qm.Filter | None,
 ) -> list[qm.ScoredPoint]:
-    """One Query API call: the top ``k`` points (fused from two prefetches in hybrid mode)."""
+    """One Query API call: the top ``k`` points (fused from prefetches in hybrid mode)."""
     client = ws.client
     request: dict[str, Any]
-    if mode == "hybrid" and sparse is not None and dense is not None:
-        # The filter sits in the prefetches only: what they pass on already satisfies it.
-        request = {
-            "prefetch": [
-                qm.Prefetch(query=dense, using=schema.DENSE_VECTOR, limit=depth, filter=flt),
-                qm.Prefetch(query=sparse, using=schema.SPARSE_VECTOR, limit=depth, filter=flt),
-            ],
-            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
-        }
-    elif mode == "sparse":
+    if mode == "hybrid" and dense is not None:
+        return hybrid_points(client, name, dense, sparse, k, depth, flt)
+    if mode == "sparse":
         request = {"query": sparse, "using": schema.SPARSE_VECTOR, "query_filter": flt}
     else:
         request = {"query": dense, "using": schema.DENSE_VECTOR, "query_filter": flt}
@@ -215,11 +222,13 @@ def search(
     limit: int = 10,
     path_glob: str | None = None,
     language: str | None = None,
+    symbol: str | None = None,
 ) -> SearchResult:
     """Search the project's index (or ``collection``) for ``query``.
 
-    ``mode`` is hybrid (dense + BM25, RRF fusion), dense or sparse; ``path_glob``
-    (fnmatch, ``*`` crosses folders) and ``language`` filter the hits.
+    ``mode`` is hybrid (meaning, keywords and symbol names, fused), dense or
+    sparse; ``path_glob`` (fnmatch, ``*`` crosses folders), ``language`` and
+    ``symbol`` (a definition's qualified name, or its last parts) filter the hits.
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgument("The search query is empty; give some words to search for.")
@@ -231,16 +240,25 @@ def search(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidArgument(f"The limit must be a whole number from 1 to {MAX_LIMIT}, "
                               f"got {limit!r}.")
+    if symbol is not None:
+        symbol_condition(symbol)  # a bad symbol is refused before anything is routed
     route = _route(ws, collection, project_path)
     notices = list(route.ctx.notices) if route.ctx else []
 
+    unmatched: list[str] = []
+
     def ask(name: str) -> list[qm.ScoredPoint]:
         try:
-            return _run(ws, name, query.strip(), mode, limit, _plan(ws, name, path_glob, language))
+            return _run(ws, name, query.strip(), mode, limit,
+                        _plan(ws, name, path_glob, language, symbol))
         except _NoMatch:
+            unmatched.append(str(path_glob))
             return []
 
     points = route.run(ask)
+    if unmatched:
+        notices.append(f"No indexed file matches --path-glob {unmatched[0]!r} (from the "
+                       "project root or any folder); check the pattern.")
     if not points:
         # Nothing may have reached Qdrant (no keyword survived, or a filter matched no path):
         # an unknown name must still be reported as such, not as "no results".
@@ -276,6 +294,8 @@ def search(
             "payload": payload,
             "id": str(point.id),
         }
+        if isinstance(payload.get("symbol"), str):
+            hit["symbol"] = payload["symbol"]
         if payload.get("path") in stale and payload.get("source") == schema.SOURCE_FILE:
             hit["stale"] = True
         results.append(hit)
@@ -312,8 +332,7 @@ def _route(ws: Workspace, collection: str | None, project_path: str | None) -> R
         ctx = ws.project(project_path)
         if ctx.physical is not None or ctx.move_candidates:
             raise
-    check_size(ws, ctx.root)
-    job = project_job(ws, ctx)
+    job = project_job(ws, ctx)  # refuses a project over the size limit, in one sentence
     deadline = time.monotonic() + AUTO_INDEX_WAIT
     while job.running and time.monotonic() < deadline and job.state.keywords_done == 0:
         time.sleep(0.05)

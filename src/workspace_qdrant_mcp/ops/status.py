@@ -13,7 +13,8 @@ from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..workspace.index_state import index_state
-from ..workspace.routing import Route
+from ..workspace.projects import ProjectContext
+from ..workspace.routing import Route, no_data_message
 from ..workspace.workspace import Workspace
 from .registry import operation
 from .results import StatusResult
@@ -26,10 +27,31 @@ def _source_is(source: str) -> qm.Filter:
     return qm.Filter(must=[qm.FieldCondition(key="source", match=qm.MatchValue(value=source))])
 
 
+def _pending_rename(ctx: ProjectContext) -> list[str]:
+    """A notice when the project's current name does not reach its data yet (or may not)."""
+    if ctx.physical is None and ctx.move_candidates:
+        return [no_data_message(ctx)]
+    if ctx.physical is None or ctx.current_reachable:
+        return []
+    how = "moved" if ctx.moved_from else "changed its name"
+    command = (f"update-path --old-path {ctx.moved_from}" if ctx.moved_from
+               else "update-remote")
+    return [(f"The project {how} ({ctx.current_name} does not reach its data yet); the next "
+             "search, ingest or note adds it as an alias automatically, or "
+             f"`wqm project {command}` does it now.")]
+
+
 @operation("status", takes_project=True, read_only=True, mcp_tool="workspace_status")
-def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusResult:
-    """Project root, names (current one marked), physical collection, counts, engine, registry."""
-    ctx = ws.project(project_path)
+def workspace_status(ws: Workspace, project_path: str | None = None,
+                     migrate: bool = False) -> StatusResult:
+    """Project root, names (current one marked), physical collection, counts, engine, registry.
+
+    A read: by default it never changes names; a pending identity change is shown
+    and applied by the next search, ingest or note (or `wqm project update-remote`
+    now). ``migrate`` applies it first (an assistant's session start does: opening
+    the project is a deliberate act, and the change is announced and undoable).
+    """
+    ctx = ws.project(project_path, auto_migrate=None if migrate else False)
     result: StatusResult = {
         "project_root": str(ctx.root),
         "current_name": ctx.current_name,
@@ -44,7 +66,7 @@ def workspace_status(ws: Workspace, project_path: str | None = None) -> StatusRe
         "engine": ws.settings.engine_description(),
         "registry": str(ws.settings.registry_path),
         "data_dir": str(ws.settings.data_dir),
-        "notices": list(ctx.notices),
+        "notices": list(ctx.notices) + _pending_rename(ctx),
         "index": None,
     }
     names = list(ctx.names)

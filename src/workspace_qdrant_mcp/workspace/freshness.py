@@ -19,13 +19,15 @@ from pathlib import Path
 
 from ..core.index_registry import IndexRegistry
 from .projects import ProjectContext
-from .sync import project_job, sync_project
+from .sync import project_job
 from .workspace import Workspace
 
 #: At most this many changed files, of at most this many bytes in all, are re-indexed
 #: before a search answers; more are marked stale and queued.
 MAX_SYNC_FILES = 5
 MAX_SYNC_BYTES = 512 * 1024
+#: Seconds a search waits for that re-index (a job that began meanwhile may be ahead of it).
+REFRESH_WAIT = 10.0
 
 
 def changed_files(ws: Workspace, ctx: ProjectContext, hits: Iterable[tuple[str, str]]
@@ -65,7 +67,11 @@ def _hash(path: Path) -> str | None:
 
 
 def refresh(ws: Workspace, ctx: ProjectContext, paths: set[str]) -> bool:
-    """Re-index ``paths`` now when cheap (True), else queue them on the project's job (False)."""
+    """Re-index ``paths``; True when that is done before the answer, False when queued.
+
+    Either way it runs as the project's job, never beside it: two syncs of one
+    project writing at once could each keep a version the other replaced.
+    """
     root = Path(ctx.root)
     size = 0
     for path in paths:
@@ -73,13 +79,15 @@ def refresh(ws: Workspace, ctx: ProjectContext, paths: set[str]) -> bool:
             size += os.stat(root / path).st_size
         except OSError:
             continue
-    job = ws.jobs.get(str(ctx.root))
-    busy = job is not None and job.running
-    if not busy and len(paths) <= MAX_SYNC_FILES and size <= MAX_SYNC_BYTES:
-        sync_project(ws, ctx, only=set(paths))
-        return True
-    project_job(ws, ctx, only=set(paths), kind="sync")
-    return False
+    running = ws.jobs.get(str(ctx.root))
+    busy = running is not None and running.running
+    job = project_job(ws, ctx, only=set(paths), kind="sync")
+    if busy or len(paths) > MAX_SYNC_FILES or size > MAX_SYNC_BYTES:
+        return False
+    if not job.join(REFRESH_WAIT) or job.exception is not None:
+        return False
+    # An index of an older recipe is not written to: its rebuild catches up instead.
+    return not (job.result or {}).get("deferred_to_rebuild")
 
 
-__all__ = ["MAX_SYNC_BYTES", "MAX_SYNC_FILES", "changed_files", "refresh"]
+__all__ = ["MAX_SYNC_BYTES", "MAX_SYNC_FILES", "REFRESH_WAIT", "changed_files", "refresh"]

@@ -35,12 +35,15 @@ def index_state(ws: Workspace, ctx: ProjectContext, name: str | None = None) -> 
     job = ws.jobs.get(str(ctx.root))
     running = job is not None and job.running
     rebuild = ws.jobs.get(f"reindex:{ctx.root}")
+    if rebuild is not None and rebuild.state.kind != "reindex":
+        rebuild = None  # a sync queued behind a rebuild runs under its key
     record = ws.state.project_by_collection(ctx.physical) if ctx.physical else None
     state: dict[str, Any] = {
         "state": NONE,
         "job": job.state.to_dict() if job is not None else None,
         "pending_paths": ws.jobs.pending(str(ctx.root)),
-        "watched": bool(record.watch) if record is not None else False,
+        # Watched now: watching is on for the project and a service with WQM_WATCH on watches it.
+        "watched": record is not None and bool(record.watch) and str(ctx.root) in ws.watching(),
         "last_sync_at": record.last_sync_at if record is not None else None,
         "dense_missing": 0,
         "recipe": None,

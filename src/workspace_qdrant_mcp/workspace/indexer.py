@@ -16,7 +16,9 @@ service) because the next sync redoes exactly what is missing:
     version, both, or the new one, never nothing.
 ``dense``
     The dense vectors are filled in (``update_vectors``) for every point that
-    lacks one, in batches, embedding the next batch while the last is written.
+    lacks one, in batches, embedding the next batch while the last is written;
+    a chunk with a symbol gets its symbol vector in the same write (under a
+    recipe that has one: ``ingest/symbols.py``).
     Until then hybrid search still finds those points by keyword (fusion of two
     prefetches), and the index reports itself as partial.
 ``clean``
@@ -26,6 +28,12 @@ service) because the next sync redoes exactly what is missing:
 
 ``only`` restricts a sync to some paths (the watcher's batches); the scan then
 lists the tree once (git decides what is ignored) and reads only those paths.
+
+``interleave`` lets a long sync hand over between two batches of its keyword
+and dense passes: the project's job runs the sync of files saved meanwhile
+right there (``JobManager.run_queued_now``), so an edit made while a big
+project is indexed is searchable in seconds. Paths synced that way are left
+alone by this sync's clean step (its view of them is older).
 """
 
 from __future__ import annotations
@@ -45,10 +53,12 @@ from qdrant_client import models as qm
 from ..core import schema, store
 from ..core.errors import StoreError
 from ..core.index_registry import FileState, IndexRegistry
+from ..core.local_accel import tune_embedded_storage
 from ..core.recipe import IndexRecipe
 from ..core.state import utc_now
 from ..ingest import walker
 from ..ingest.chunker import language_of
+from ..ingest.symbols import symbol_names, symbol_text
 from .gates import write_gate
 from .models import TextChunk, embedding_text
 from .points import chunk_point_id, file_filter
@@ -56,6 +66,8 @@ from .routing import Route
 from .workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
+#: Runs the syncs queued for the project now; returns the paths they covered.
+Interleave = Callable[[], set[str]]
 
 #: Chunks written per keyword batch, and embedded per dense batch.
 KEYWORD_BATCH = 128
@@ -130,6 +142,7 @@ class Indexer:
         *,
         project_id: int | None = None,
         progress: Progress | None = None,
+        interleave: Interleave | None = None,
     ) -> None:
         self.ws = ws
         self.route = route
@@ -138,15 +151,18 @@ class Indexer:
         self.recipe = recipe
         self.project_id = project_id
         self.emit: Progress = progress or (lambda _event: None)
+        self._interleave = interleave
+        #: Paths synced in between by ``interleave`` (this sync's clean step skips them).
+        self.touched: set[str] = set()
         self.registry = IndexRegistry(ws.state)
         self.chunker = ws.models.chunker(recipe)
         self.report = SyncReport()
-        #: Writes through a project's names hold its write gate, so a rebuild's last
-        #: catch-up and switch see no write land in the old collection meanwhile.
-        self.gate = write_gate(checkout) if route.ctx is not None else contextlib.nullcontext()
+        #: Writes through a project's names hold the gate of its collection, so a rebuild's
+        #: last catch-up and switch see no write land in the old collection meanwhile.
+        self.gate = write_gate(physical) if route.ctx is not None else contextlib.nullcontext()
 
     def _write(self, fn: Callable[[str], Any]) -> Any:
-        """One write through the route, under the project's write gate."""
+        """One write through the route, under the collection's write gate."""
         with self.gate:
             return self.route.run(fn)
 
@@ -156,6 +172,8 @@ class Indexer:
         """Bring the index in step with the files (all, or ``only`` these relative paths)."""
         started = time.perf_counter()
         root = self.checkout
+        # The embedded engine commits each point on its own: without WAL every one is an fsync.
+        self.route.run(lambda name: tune_embedded_storage(self.ws.client, name))
         listing = walker.walk(Path(root))
         self.report.git = listing.git
         self.report.skipped.update(listing.skipped)
@@ -163,7 +181,7 @@ class Indexer:
             self.report.skip_details.append({
                 "path": name, "reason": walker.SKIP_NAME_NOT_UTF8,
                 "detail": "the file name is not valid UTF-8; rename it"})
-        wanted = set(only) if only is not None else None
+        wanted = self._folders_expanded(set(only), listing.files) if only is not None else None
         candidates = listing.files if wanted is None else [p for p in listing.files if p in wanted]
         self.report.files_seen = len(listing.files) + sum(listing.skipped.values())
         self.emit({"phase": "scan", "root": root, "files": len(candidates)})
@@ -176,19 +194,38 @@ class Indexer:
                    "unchanged": self.report.files_unchanged,
                    "total": len(changed)})
 
-        elsewhere = self.registry.wanted_elsewhere(self.physical, self.checkout)
+        elsewhere = self._kept_elsewhere()
         written = self._keywords(changed, indexed, elsewhere)
         backlog = self._missing_dense() if wanted is None else written
         self._dense(backlog)
 
         scope = set(indexed) | set(recorded)
         gone = scope - present if wanted is None else (wanted & scope) - present
+        gone -= self.touched
         self.emit({"phase": "clean", "deleted": len(gone)})
         self._remove(gone, indexed, set(recorded), elsewhere)
         self.report.seconds = round(time.perf_counter() - started, 3)
         self.emit({"phase": "done", "files_indexed": self.report.files_indexed,
                    "chunks_written": self.report.chunks_written})
         return self.report
+
+    def _folders_expanded(self, wanted: set[str], listed: list[str]) -> set[str]:
+        """``wanted`` plus every listed or indexed file under a wanted path that is a folder.
+
+        A folder renamed, moved or deleted is one file-system event naming the folder,
+        never its files (and a folder made and filled at once may report only itself),
+        so a wanted path that is no listed file may stand for a whole subtree.
+        """
+        listed_set = set(listed)
+        if wanted <= listed_set:
+            return wanted  # plain file saves: the common case costs nothing more
+        known = listed_set | set(self.registry.files(self.physical, self.checkout))
+        expanded = set(wanted)
+        for path in known - wanted:
+            parts = path.split("/")
+            if any("/".join(parts[:depth]) in wanted for depth in range(1, len(parts))):
+                expanded.add(path)
+        return expanded
 
     def _scan(
         self, candidates: Sequence[str], indexed: dict[str, Indexed],
@@ -226,6 +263,18 @@ class Indexer:
             changed.append(rel)
         self.registry.put_files(self.physical, self.checkout, refreshed)
         return present, changed
+
+    def _kept_elsewhere(self) -> set[tuple[str, str]]:
+        """(path, content hash) versions other checkouts of the collection still index.
+
+        A checkout whose folder is gone (a project that moved, a clone deleted)
+        holds nothing: its records are dropped, or a file deleted here would keep
+        its chunks forever because the dead checkout once indexed that version.
+        """
+        for checkout in self.registry.checkouts(self.physical):
+            if checkout != self.checkout and not os.path.isdir(checkout):
+                self.registry.drop_checkout(self.physical, checkout)
+        return self.registry.wanted_elsewhere(self.physical, self.checkout)
 
     # -- keywords ---------------------------------------------------------------------------
 
@@ -268,12 +317,18 @@ class Indexer:
                 self._finish(finished)
                 batch, finished, chars = [], [], 0
                 self.emit({"phase": "keywords", "done": done, "total": len(changed)})
+                self.hand_over()
         if batch or finished:
             written += self._write_keywords(batch)
             done += len(finished)
             self._finish(finished)
             self.emit({"phase": "keywords", "done": done, "total": len(changed)})
         return written
+
+    def hand_over(self) -> None:
+        """Between two batches: let syncs of files saved meanwhile run now (``interleave``)."""
+        if self._interleave is not None:
+            self.touched |= self._interleave()
 
     def _payload(self, rel: str, chunk: TextChunk, digest: str, count: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -294,6 +349,8 @@ class Indexer:
             payload["symbol"] = chunk.symbol
             payload["symbols"] = list(chunk.symbols)
             payload["kind"] = chunk.kind
+            if self.recipe.payload >= 4:  # the forms the symbol filter matches
+                payload["symbol_names"] = symbol_names(chunk.symbols)
         if chunk.start_col is not None:  # a piece of an overlong line
             payload["start_col"], payload["end_col"] = chunk.start_col, chunk.end_col
         return payload
@@ -352,16 +409,17 @@ class Indexer:
             return
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wqm-embed") as pool:
-            pending: Future[tuple[list[str], list[list[float]]]] | None = None
+            pending: Future[list[qm.PointVectors]] | None = None
             for batch in self._dense_batches(ids):
                 self.ws.check_stopping("the index")
                 future = pool.submit(self._embed_batch, batch)
                 if pending is not None:
-                    done += self._write_dense(*pending.result())
+                    done += self._write_dense(pending.result())
                     self.emit({"phase": "embed", "done": done, "total": total})
+                    self.hand_over()
                 pending = future
             if pending is not None:
-                done += self._write_dense(*pending.result())
+                done += self._write_dense(pending.result())
                 self.emit({"phase": "embed", "done": done, "total": total})
 
     def _dense_batches(self, ids: list[str]) -> Iterator[list[qm.Record]]:
@@ -371,34 +429,60 @@ class Indexer:
 
             def read(name: str, wanted: list[qm.ExtendedPointId] = part) -> list[qm.Record]:
                 return store.call(client, f"read chunks of {name}", lambda: client.retrieve(
-                    name, ids=wanted, with_payload=["content", "context", "path"],
+                    name, ids=wanted, with_payload=["content", "context", "path", "symbol"],
                     with_vectors=False))
             records = self.route.run(read)
             if records:
                 yield records
 
-    def _embed_batch(self, records: list[qm.Record]) -> tuple[list[str], list[list[float]]]:
-        texts = []
-        for record in records:
+    def _embed_batch(self, records: list[qm.Record]) -> list[qm.PointVectors]:
+        """The dense vectors of a batch: each chunk's, and its symbol's where it has one.
+
+        Both kinds of text go through one embedding call (the embedder sorts by
+        length, so the short symbol texts batch together).
+        """
+        texts: list[str] = []
+        symbols: list[tuple[int, str]] = []  # (record index, symbol text)
+        for i, record in enumerate(records):
             payload = record.payload or {}
             header = payload.get("context")
             texts.append(embedding_text(str(header if header is not None else
                                             payload.get("path", "")),
                                         str(payload.get("content", ""))))
-        return [str(r.id) for r in records], self.ws.models.embed_dense(self.recipe, texts)
+            symbol = payload.get("symbol")
+            if self.recipe.symbol is not None and isinstance(symbol, str) and symbol:
+                symbols.append((i, symbol_text(symbol, str(payload.get("content", "")))))
+        vectors = self.ws.models.embed_dense(self.recipe, texts + [t for _, t in symbols])
+        named: list[dict[str, Any]] = [{schema.DENSE_VECTOR: v} for v in vectors[:len(texts)]]
+        for (i, _), vector in zip(symbols, vectors[len(texts):], strict=True):
+            named[i][schema.SYMBOL_VECTOR] = vector
+        return [qm.PointVectors(id=str(r.id), vector=v)
+                for r, v in zip(records, named, strict=True)]
 
-    def _write_dense(self, ids: list[str], vectors: list[list[float]]) -> int:
-        """Write a batch of dense vectors; returns how many points it covered."""
-        points = [qm.PointVectors(id=pid, vector={schema.DENSE_VECTOR: vec})
-                  for pid, vec in zip(ids, vectors, strict=True)]
+    def _write_dense(self, points: list[qm.PointVectors]) -> int:
+        """Write a batch of dense (and symbol) vectors; returns how many points it covered."""
+        covered = len(points)
         try:
             self._update_vectors(points)
-        except StoreError:  # a point was deleted since (its file changed again): one by one
-            for point in points:
-                with contextlib.suppress(StoreError):  # that point is gone: nothing to fill
-                    self._update_vectors([point])
+        except StoreError:
+            # A point deleted since it was read (its file changed again) fails the whole call:
+            # write the ones that still exist. Any other failure fails again and is raised,
+            # never swallowed (an engine that cannot write vectors must not look complete).
+            alive = self._existing([str(p.id) for p in points])
+            points = [p for p in points if str(p.id) in alive]
+            if points:
+                self._update_vectors(points)
         self.report.chunks_dense += len(points)
-        return len(points)
+        return covered
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are points of the collection now."""
+        client = self.ws.client
+        wanted: list[qm.ExtendedPointId] = list(ids)
+        records = self.route.run(lambda name: store.call(
+            client, f"read chunks of {name}", lambda: client.retrieve(
+                name, ids=wanted, with_payload=False, with_vectors=False)))
+        return {str(r.id) for r in records}
 
     def _update_vectors(self, points: list[qm.PointVectors]) -> None:
         client = self.ws.client
@@ -475,4 +559,4 @@ def indexed_files(ws: Workspace, name: str, paths: set[str] | None = None) -> di
             return found
 
 
-__all__ = ["Indexed", "Indexer", "SyncReport", "indexed_files"]
+__all__ = ["Indexed", "Indexer", "Interleave", "SyncReport", "indexed_files"]

@@ -7,6 +7,12 @@ rebuilding an index run in a thread of the process that owns the workspace
 project attaches to the running job instead of starting another; changed paths
 that arrive while a job runs are merged into one follow-up sync, so a branch
 switch that touches thousands of files is one batch, never a storm of jobs.
+
+The follow-up is a ``Job`` from the moment it is queued (phase ``queued``), so a
+caller can wait for it; it starts in the same locked step that ends the job
+before it, so no request can slip in between and run beside it, and a request
+is never dropped: a full sync asked for while a sync of a few paths runs is
+queued (the running job would not cover it), and joins a running full sync.
 """
 
 from __future__ import annotations
@@ -94,10 +100,12 @@ class JobState:
 class Job:
     """One running (or finished) job; progress fans out to every attached listener."""
 
-    def __init__(self, key: str, kind: str, work: Work, only: set[str] | None) -> None:
+    def __init__(self, key: str, kind: str, work: Work, only: set[str] | None,
+                 on_finish: Callable[[Job], None] | None = None) -> None:
         self.state = JobState(key, kind)
         self.only = only
         self._work = work
+        self._on_finish = on_finish
         self._listeners: list[Progress] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -116,8 +124,12 @@ class Job:
                 log.debug("a progress listener failed", exc_info=True)
 
     def _run(self) -> None:
+        self.execute(lambda: self._work(self._emit, self.only))
+
+    def execute(self, fn: Callable[[], dict[str, Any]]) -> None:
+        """Run ``fn`` as this job's work (in its thread, or inline in another job's) and end."""
         try:
-            self.result = self._work(self._emit, self.only)
+            self.result = fn()
             self.state.phase = "done"
         except WqmError as exc:
             self.exception = exc
@@ -132,6 +144,11 @@ class Job:
             self.state.phase = "failed"
         finally:
             self.state.finished_at = time.time()
+            if self._on_finish is not None:
+                try:
+                    self._on_finish(self)  # starts the follow-up before anyone sees this end
+                except Exception:
+                    log.exception("could not start the job queued after %s", self.state.key)
             self._done.set()
 
     @property
@@ -163,56 +180,96 @@ class Job:
 
 
 class JobManager:
-    """At most one job per key (a project's root); paths changed meanwhile are merged."""
+    """At most one running job per key (a project's root), and at most one queued after it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
-        self._follow_up: dict[str, tuple[str, Work, set[str] | None]] = {}
+        self._next: dict[str, Job] = {}
 
-    def start(self, key: str, kind: str, work: Work, only: Iterable[str] | None = None) -> Job:
-        """The running job for ``key`` if there is one, else a new one running ``work``."""
+    def start(self, key: str, kind: str, work: Work) -> Job:
+        """The job that brings all of ``key`` up to date.
+
+        A running full sync is joined; while a sync of some paths runs, a full
+        sync is queued after it (and returned, so the caller can wait for it).
+        """
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.running:
-                return job
-            job = Job(key, kind, self._chained(key, work), None if only is None else set(only))
-            self._jobs[key] = job
-        job.thread.start()
-        return job
+                if job.only is None:
+                    return job
+                return self._enqueue(key, kind, work, None)
+            return self._launch(key, kind, work, None)
 
     def queue(self, key: str, kind: str, work: Work, paths: Iterable[str] | None) -> Job:
-        """Sync ``paths`` (None: everything) now, or right after the running job for ``key``."""
+        """Sync ``paths`` (None: everything) now, or right after the running job for ``key``.
+
+        Paths that changed again since the running job read them must be read
+        again, so a running job is never taken to cover them: they are merged
+        into the one job queued after it.
+        """
         wanted = None if paths is None else set(paths)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.running:
-                _, _, queued = self._follow_up.get(key, (kind, work, set()))
-                merged = None if wanted is None or queued is None else queued | wanted
-                self._follow_up[key] = (kind, work, merged)
-                return job
-        return self.start(key, kind, work, wanted)
+                return self._enqueue(key, kind, work, wanted)
+            return self._launch(key, kind, work, wanted)
 
-    def _chained(self, key: str, work: Work) -> Work:
-        """``work``, then any follow-up queued while it ran (as one more job)."""
+    def _launch(self, key: str, kind: str, work: Work, only: set[str] | None) -> Job:
+        """Start a job now (the manager's lock is held)."""
+        job = Job(key, kind, work, only, self._finished)
+        self._jobs[key] = job
+        job.thread.start()
+        return job
 
-        def run(progress: Progress, only: set[str] | None) -> dict[str, Any]:
-            try:
-                return work(progress, only)
-            finally:
-                threading.Thread(target=self._start_follow_up, args=(key,), daemon=True).start()
+    def _enqueue(self, key: str, kind: str, work: Work, only: set[str] | None) -> Job:
+        """Merge a request into the job queued for ``key`` (the manager's lock is held)."""
+        queued = self._next.get(key)
+        if queued is None:
+            queued = Job(key, kind, work, only, self._finished)
+            queued.state.phase = "queued"
+            self._next[key] = queued
+        elif only is None or queued.only is None:
+            queued.only = None
+            if only is None:
+                queued.state.kind = kind  # a full sync: named after what asked for it
+        else:
+            queued.only |= only
+        return queued
 
-        return run
+    def run_queued_now(self, key: str, run: Callable[[set[str], Progress], dict[str, Any]]
+                       ) -> set[str]:
+        """Let the running job for ``key`` do the queued sync of a few paths itself, now.
 
-    def _start_follow_up(self, key: str) -> None:
-        job = self._jobs.get(key)
-        if job is not None:
-            job.join()
+        Called by a long job between two steps (``Indexer``'s interleave hook), so a
+        file saved while a project's full index is being built is searchable in
+        seconds instead of after the whole index. A queued full sync stays queued.
+        Returns the paths synced (empty when none were waiting).
+        """
         with self._lock:
-            follow = self._follow_up.pop(key, None)
-        if follow is not None:
-            kind, work, only = follow
-            self.start(key, kind, work, only)
+            queued = self._next.get(key)
+            if queued is None or not queued.only:
+                return set()
+            del self._next[key]  # anything asked for from now on queues a new job
+            paths = set(queued.only)
+            queued.state.phase = "starting"
+            queued.state.started_at = queued.state.updated_at = time.time()
+        queued.execute(lambda: run(paths, queued._emit))
+        if queued.exception is not None:
+            raise queued.exception  # e.g. Cancelled: the running job stops too
+        return paths
+
+    def _finished(self, job: Job) -> None:
+        """Called by a job as it ends: its queued follow-up, if any, starts now."""
+        with self._lock:
+            if self._jobs.get(job.state.key) is not job:
+                return
+            queued = self._next.pop(job.state.key, None)
+            if queued is not None:
+                self._jobs[job.state.key] = queued
+                queued.state.phase = "starting"
+                queued.state.started_at = queued.state.updated_at = time.time()
+                queued.thread.start()
 
     def get(self, key: str) -> Job | None:
         """The running or last job for ``key``."""
@@ -227,10 +284,10 @@ class JobManager:
     def pending(self, key: str) -> int | None:
         """Paths queued behind the running job (None: a full sync is queued; 0: none)."""
         with self._lock:
-            follow = self._follow_up.get(key)
-        if follow is None:
-            return 0
-        return None if follow[2] is None else len(follow[2])
+            queued = self._next.get(key)
+            if queued is None:
+                return 0
+            return None if queued.only is None else len(queued.only)
 
 
 __all__ = ["Job", "JobManager", "JobState"]

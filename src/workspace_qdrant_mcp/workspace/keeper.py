@@ -15,8 +15,8 @@ import os
 
 from ..core.errors import WqmError
 from ..core.index_registry import BUILDING, IndexRegistry
-from .rebuild import settle_collections
-from .sync import project_job, rebuild_job
+from .rebuild import gc, settle_collections
+from .sync import project_job, rebuild_job, running_rebuild
 from .watcher import Watcher
 from .workspace import Workspace
 
@@ -31,7 +31,8 @@ class IndexKeeper:
         self.watch = watch
         self.watcher = Watcher(self.watched_roots, self._changed)
         if watch:
-            ws.watch_listeners.append(self.watcher.refresh)
+            ws.watch_listeners.append(self._roots_changed)
+            ws.watching = lambda: self.watcher.watched
 
     def watched_roots(self) -> set[str]:
         """Roots of projects with an index and watching on."""
@@ -39,13 +40,27 @@ class IndexKeeper:
 
     def start(self) -> None:
         """Finish interrupted rebuilds, catch up with edits made meanwhile, then watch."""
-        for change in settle_collections(self.ws):
-            log.info("after a restart: %s", change)
+        for physical, change in settle_collections(self.ws):
+            log.info("after a restart: %s: %s", physical, change)
+        # Also here, not only hourly: a service that stops when idle may never run an hour.
+        for removed in gc(self.ws, older_than_days=self.ws.settings.retention_days):
+            log.info("removed %s, retired over %d days ago", removed["collection"],
+                     self.ws.settings.retention_days)
         self._rebuild_outdated()
-        if not self.watch:
-            return
+        if self.watch:
+            self._roots_changed()
+
+    def _roots_changed(self) -> None:
+        """Re-read which projects to watch; catch up with each newly watched one.
+
+        A project whose watching was off (``wqm watch on``), or whose service was
+        not running, may have changed meanwhile: a full sync by content hash finds
+        what did (it reads only files whose size or mtime changed). A project just
+        given its first index is already being synced in full: that job is joined.
+        """
+        before = self.watcher.watched
         self.watcher.refresh()
-        for root in sorted(self.watcher.watched):
+        for root in sorted(self.watcher.watched - before):
             self._changed(root, None)
 
     def _rebuild_outdated(self) -> None:
@@ -84,7 +99,14 @@ class IndexKeeper:
             return
         if ctx.physical is None or str(ctx.root) != root:
             return  # no index of the project now at that folder: nothing to keep
-        project_job(self.ws, ctx, only=paths, kind="sync")
+        if paths is None and running_rebuild(self.ws, root) is not None:
+            # The rebuild reads every file again anyway. A sync job waiting for it would
+            # only make the project look "being indexed" (and its answers partial) meanwhile.
+            return
+        try:
+            project_job(self.ws, ctx, only=paths, kind="sync")
+        except WqmError as exc:  # e.g. it grew over the size limit: the next project still counts
+            log.warning("not syncing %s: %s", root, exc)
 
 
 __all__ = ["IndexKeeper"]

@@ -285,6 +285,7 @@ def apply(ws: Workspace, plan: Plan, ident: ProjectIdentity, force: bool, actor:
             "can be written again (free some disk space), the next ingest records it: "
             "there is nothing to redo."
         ) from None
+    ws.watch_changed()  # a project that moved is watched at its new root from now on
     if record is None:  # another process did the same first
         steps = [
             (

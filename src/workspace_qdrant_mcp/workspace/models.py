@@ -19,6 +19,7 @@ from ..core.recipe import PAYLOAD_VERSION, IndexRecipe
 from ..embed.recipes import RECIPES, Embedder, get_recipe, make_embedder
 from ..embed.sparse import SPARSE_VERSION, SparseEmbedder
 from ..ingest.chunker import chunk_text
+from ..ingest.symbols import SYMBOL_TEXT_VERSION
 from ..ingest.syntax import CHUNKER_VERSION, chunk_file
 
 #: The line chunker's version (the syntax chunker falls back to it inside its own version).
@@ -89,6 +90,7 @@ class Models:
             dense_dim=dense.dim,
             sparse=SPARSE_VERSION,
             chunker=self._chunker_version,
+            symbol=SYMBOL_TEXT_VERSION,
         )
 
     def producible(self, recipe: IndexRecipe) -> bool:

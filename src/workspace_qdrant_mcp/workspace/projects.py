@@ -13,12 +13,13 @@ different repository created at the old path gets its own (the path name then
 moves to that new data, see ``ensure_project_collection``). A remote name is
 shared by every clone of the remote, by design. When no name reaches a git
 project's data, a project whose recorded root is gone and whose root commits
-match is the same repository, moved: ``ProjectContext.moved_from`` says where
-from, and ``Workspace.project`` gives it its new name (``migration.py``).
+match is the same repository, moved (outside git: whose indexed files are here,
+byte for byte): ``ProjectContext.moved_from`` says where from, and ``Workspace.project`` gives it its new name (``migration.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..core.alias_types import names_reaching
 from ..core.collection_aliases import AliasManager
 from ..core.errors import AliasConflict
 from ..core.identity import ProjectIdentity, detect_identity
+from ..core.index_registry import IndexRegistry
 from ..core.state import ProjectRecord, SQLiteStateManager
 
 
@@ -164,9 +166,10 @@ def _moved_here(
     """The one recorded project this repository was before a move, and the undecided ones.
 
     A record qualifies when its root no longer exists and its data does. With
-    git, it must share a root commit with this repository, and exactly one may
-    (two would be two moved clones: not decidable). Outside git nothing proves
-    it, so such roots are only returned as candidates for `update-path`.
+    git, it must share a root commit with this repository; outside git, the files
+    it indexed must mostly be here with the same content (``_same_files``). Exactly
+    one may qualify (two would be two moved copies: not decidable, so their roots
+    are returned as candidates for `update-path`).
     """
     gone = [
         record for record in state.projects()
@@ -179,7 +182,43 @@ def _moved_here(
         if len(matching) == 1:
             return matching[0], []
         return None, sorted(r.root_path for r in matching)[:3]
-    return None, sorted(r.root_path for r in gone if not r.commits)[:3]
+    unknown = [r for r in gone if not r.commits]
+    registry = IndexRegistry(state)
+    matching = [r for r in unknown if _same_files(registry, r, ident.root)]
+    if len(matching) == 1:
+        return matching[0], []
+    return None, sorted(r.root_path for r in (matching or unknown))[:3]
+
+
+#: Files of a recorded folder compared with a candidate new home (an even sample beyond that).
+MOVE_SAMPLE = 200
+#: Share of the sampled files that must be found, with the same bytes, to call it a move.
+MOVE_OVERLAP = 0.8
+
+
+def _same_files(registry: IndexRegistry, record: ProjectRecord, root: Path) -> bool:
+    """True when the files ``record``'s folder indexed are mostly at ``root``, byte for byte.
+
+    What survives a move of a folder outside git is its content: the same
+    relative paths with the same SHA-256 (as the indexer recorded them). A
+    sample bounds the cost (only folders with no data of their own get here).
+    """
+    files = registry.files(record.physical_collection, record.root_path)
+    if not files:
+        return False
+    paths = sorted(files)
+    sample = paths[:: max(1, len(paths) // MOVE_SAMPLE)][:MOVE_SAMPLE]
+    same = 0
+    for rel in sample:
+        known = files[rel]
+        path = root / rel
+        try:
+            if (path.stat().st_size == known.size
+                    and hashlib.sha256(path.read_bytes()).hexdigest() == known.content_hash):
+                same += 1
+        except OSError:
+            continue
+    return same >= MOVE_OVERLAP * len(sample)
 
 
 def register_project(state: SQLiteStateManager, ctx: ProjectContext) -> None:
@@ -232,7 +271,14 @@ def ensure_project_collection(aliases: AliasManager, ctx: ProjectContext) -> Pro
     and record stay (``wqm project doctor`` lists data left with no name).
     """
     if ctx.physical is not None:
-        register_project(aliases.state_manager, ctx)
+        state = aliases.state_manager
+        if state.project_by_collection(ctx.physical) is None:
+            # The names reach a rebuilt collection whose switch was not recorded yet (a
+            # crash, or this write came right after the switch): record it first, so the
+            # project keeps its one record instead of gaining a second.
+            reached = set(store.live_aliases(aliases.qdrant_client).values())
+            IndexRegistry(state).finish_switch(ctx.physical, reached)
+        register_project(state, ctx)
         return ctx
     if ctx.identity.remote_name:
         check_remote_binding(

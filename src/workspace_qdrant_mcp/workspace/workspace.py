@@ -43,6 +43,8 @@ class Workspace:
         self.jobs = JobManager()
         #: Called when a project's watching is turned on or off (the service's watcher).
         self.watch_listeners: list[Callable[[], None]] = []
+        #: The project roots watched now (the service's keeper sets it; nothing watches elsewhere).
+        self.watching: Callable[[], set[str]] = set
         self._announced: set[str] = set()
         self._open_lock = threading.Lock()
         self._opened = False

@@ -327,28 +327,90 @@ class EdgeClient:
         self._optimizer.poke()
         return _done()
 
+    def update_vectors(
+        self, collection_name: str, points: Sequence[qm.PointVectors], wait: bool = True,
+        **kwargs: Any,
+    ) -> rest.UpdateResult:
+        """Set some named vectors of existing points, keeping their others and their payload.
+
+        As on a server, a point that does not exist fails the call (naming its id).
+        """
+        if not isinstance(points, list | tuple):
+            raise convert.Unsupported("Only a list of PointVectors is supported by update_vectors.")
+        converted = [
+            qe.PointVectors(convert.point_id(p.id), convert.point_vector(p.vector)) for p in points
+        ]
+        with self._use(collection_name) as (collection, _):
+            collection.write(
+                "update vectors", qe.UpdateOperation.update_vectors(converted), len(converted)
+            )
+        self._optimizer.poke()
+        return _done()
+
     def delete(
         self, collection_name: str, points_selector: Any, wait: bool = True, **kwargs: Any
     ) -> rest.UpdateResult:
         """Delete points by ids (PointIdsList or a list) or by filter (FilterSelector or Filter)."""
-        if isinstance(points_selector, qm.PointIdsList):
-            ids: list[convert.EdgeId] = [convert.point_id(i) for i in points_selector.points]
+        ids, flt = _selection(points_selector)
+        if ids is not None:
             operation, count = qe.UpdateOperation.delete_points(ids), len(ids)
-        elif isinstance(points_selector, list):
-            ids = [convert.point_id(i) for i in points_selector]
-            operation, count = qe.UpdateOperation.delete_points(ids), len(ids)
-        elif isinstance(points_selector, qm.FilterSelector | qm.Filter):
-            flt = (
-                points_selector.filter
-                if isinstance(points_selector, qm.FilterSelector) else points_selector
-            )
-            operation, count = qe.UpdateOperation.delete_points_by_filter(
-                convert.required_filter(flt)
-            ), 1
         else:
-            raise convert.Unsupported(f"Points selector {points_selector!r} is not supported.")
+            assert flt is not None
+            operation, count = qe.UpdateOperation.delete_points_by_filter(flt), 1
         with self._use(collection_name) as (collection, _):
             collection.write("delete points", operation, count)
+        return _done()
+
+    def set_payload(
+        self, collection_name: str, payload: dict[str, Any], points: Any, key: str | None = None,
+        wait: bool = True, **kwargs: Any,
+    ) -> rest.UpdateResult:
+        """Merge ``payload`` into the payload of the selected points (ids or a filter)."""
+        return self._payload_write(
+            collection_name, "set payload", points,
+            lambda ids: qe.UpdateOperation.set_payload(ids, payload, key),
+            lambda flt: qe.UpdateOperation.set_payload_by_filter(flt, payload, key),
+        )
+
+    def overwrite_payload(
+        self, collection_name: str, payload: dict[str, Any], points: Any, wait: bool = True,
+        **kwargs: Any,
+    ) -> rest.UpdateResult:
+        """Replace the whole payload of the selected points."""
+        return self._payload_write(
+            collection_name, "overwrite payload", points,
+            lambda ids: qe.UpdateOperation.overwrite_payload(ids, payload),
+            lambda flt: qe.UpdateOperation.overwrite_payload_by_filter(flt, payload),
+        )
+
+    def delete_payload(
+        self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True,
+        **kwargs: Any,
+    ) -> rest.UpdateResult:
+        """Remove ``keys`` from the payload of the selected points."""
+        return self._payload_write(
+            collection_name, "delete payload keys", points,
+            lambda ids: qe.UpdateOperation.delete_payload(ids, list(keys)),
+            lambda flt: qe.UpdateOperation.delete_payload_by_filter(flt, list(keys)),
+        )
+
+    def clear_payload(
+        self, collection_name: str, points_selector: Any, wait: bool = True, **kwargs: Any
+    ) -> rest.UpdateResult:
+        """Remove the whole payload of the selected points."""
+        return self._payload_write(
+            collection_name, "clear payload", points_selector,
+            qe.UpdateOperation.clear_payload, qe.UpdateOperation.clear_payload_by_filter,
+        )
+
+    def _payload_write(
+        self, collection_name: str, what: str, selector: Any,
+        by_ids: Any, by_filter: Any,
+    ) -> rest.UpdateResult:
+        ids, flt = _selection(selector)
+        operation = by_ids(ids) if ids is not None else by_filter(flt)
+        with self._use(collection_name) as (collection, _):
+            collection.write(what, operation, len(ids) if ids is not None else 1)
         return _done()
 
     def scroll(
@@ -480,6 +542,43 @@ class EdgeClient:
                 )
         return broken
 
+    def flush(self) -> None:
+        """Flush every open shard to disk (an engine move does this before it commits)."""
+        with self._lock:
+            self._check_open()
+            collections = list(self._collections.values())
+        for collection in collections:
+            opened = collection.opened
+            if opened is not None:
+                with opened.lease() as shard:
+                    edge_call(f"flush {collection.name}", shard.flush)
+
+    def set_aside_broken(self, collection_name: str) -> Path | None:
+        """Move a broken collection's shard folder to ``damaged/`` and drop the collection.
+
+        For ``doctor --fix``: the data cannot be read anyway, the folder is kept
+        for inspection (None: it was missing), and the project's next ingest
+        rebuilds the collection.
+        The folder moves first, so a crash in between leaves a collection whose
+        folder is missing (still reported as broken), never a folder that the
+        orphan sweep at the next open would delete.
+        """
+        with self._lock:
+            collection = self._resolve(collection_name)
+        try:
+            collection.open()
+        except StoreError:
+            pass
+        else:
+            raise StoreError(f"The collection {collection_name} is not broken.")
+        aside: Path | None = None
+        if collection.path.exists():
+            aside = self.root / "damaged" / collection.entry.shard_dir.rsplit("/", 1)[-1]
+            aside.parent.mkdir(exist_ok=True)
+            collection.path.rename(aside)
+        self.delete_collection(collection.name)
+        return aside
+
     def optimize_collection(self, collection_name: str) -> bool:
         """Build the HNSW index of one collection now (in a child process; searches go on)."""
         with self._lock:
@@ -501,6 +600,19 @@ class EdgeClient:
             collection.entry = CatalogEntry(collection.name, new_dir, collection.entry.config)
             collection.opened = opened
             return True
+
+
+def _selection(selector: Any) -> tuple[list[convert.EdgeId] | None, qe.Filter | None]:
+    """Point ids or an Edge filter from a qdrant-client points selector."""
+    if isinstance(selector, qm.PointIdsList):
+        return [convert.point_id(i) for i in selector.points], None
+    if isinstance(selector, list):
+        return [convert.point_id(i) for i in selector], None
+    if isinstance(selector, qm.FilterSelector):
+        return None, convert.required_filter(selector.filter)
+    if isinstance(selector, qm.Filter):
+        return None, convert.required_filter(selector)
+    raise convert.Unsupported(f"Points selector {selector!r} is not supported.")
 
 
 def _done() -> rest.UpdateResult:

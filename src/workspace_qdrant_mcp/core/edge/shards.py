@@ -128,8 +128,7 @@ class Collection:
         if not (path / "edge_config.json").is_file():
             self.error = StoreError(
                 f"The collection {self.name} is broken: its shard folder {path} is missing or "
-                "incomplete; `wqm doctor` lists it, and deleting and re-indexing the project "
-                "rebuilds it."
+                "incomplete; `wqm project doctor` names its project and says how to rebuild it."
             )
             raise self.error
         try:
@@ -137,7 +136,7 @@ class Collection:
         except StoreError as exc:
             self.error = StoreError(
                 f"The collection {self.name} is broken: its shard folder {path} cannot be "
-                f"opened ({exc}); deleting and re-indexing the project rebuilds it."
+                f"opened ({exc}); `wqm project doctor` names its project and says how to rebuild it."
             )
             raise self.error from None
 
