@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient
 from ..config import Settings, display_url
 from . import engines, faults, local_accel
 from .collection_aliases import AliasManager
+from .disk import disk_trouble, way_out
 from .edge import EdgeClient
 from .errors import ConfigError, RegistryError, StoreError, StoreLocked
 from .runfiles import ServicePaths, file_in_the_way, read_pid_info
@@ -93,6 +94,11 @@ def open_local(settings: Settings) -> QdrantClient:
 
 def _unreadable(settings: Settings, exc: BaseException) -> StoreError:
     """One sentence for an embedded store that cannot be opened, with the way out."""
+    trouble = disk_trouble(settings.qdrant_path)
+    if trouble is not None:  # not damage: moving the store away would lose notes for nothing
+        return StoreError(
+            f"Cannot open the embedded store {settings.qdrant_path}: {trouble}; {way_out(trouble)}."
+        )
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StoreError(
         f"Cannot open the embedded store {settings.qdrant_path} ({type(exc).__name__}: "

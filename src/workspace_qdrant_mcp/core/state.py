@@ -25,13 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
+from .disk import disk_trouble, way_out
 from .errors import RegistryDamaged, RegistryError, SchemaTooNew
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .requests import current_request_id
 
 BUSY_TIMEOUT_MS = 30_000
-#: Below this much free space, a registry that cannot open is blamed on a full disk.
-FULL_DISK_BYTES = 1 << 20
 
 
 def utc_now() -> str:
@@ -742,20 +741,10 @@ def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
         )
     if isinstance(exc, sqlite3.OperationalError):
         # SQLite says "unable to open database file" on a read-only file system (WAL needs
-        # its -shm file): name the cause the user can act on.
-        # A full disk shows up as "disk I/O error" for the same reason.
-        with contextlib.suppress(OSError):
-            disk = os.statvfs(path.parent)
-            if disk.f_flag & os.ST_RDONLY:
-                return RegistryError(
-                    f"Cannot open the registry {path}: its file system is read-only; remount "
-                    "it writable, or set WQM_DATA_DIR to another folder."
-                )
-            if disk.f_bavail * disk.f_frsize < FULL_DISK_BYTES:
-                return RegistryError(
-                    f"Cannot open the registry {path}: its disk is full; free some space "
-                    "and retry (nothing was changed)."
-                )
+        # its -shm file) and "disk I/O error" on a full disk: name the cause instead.
+        trouble = disk_trouble(path.parent)
+        if trouble is not None:
+            return RegistryError(f"Cannot open the registry {path}: {trouble}; {way_out(trouble)}.")
         return RegistryError(
             f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
             "permissions and free space."
