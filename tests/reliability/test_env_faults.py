@@ -58,7 +58,7 @@ MARKER = "osprey"
 def aliases(world: Wqm) -> dict[str, str]:
     """Registered aliases: name -> collection."""
     return {a["alias_name"]: a["collection_name"]
-            for a in world.json("project", "list-aliases")}
+            for a in world.json("project", "list-aliases", "--all")}
 
 
 def doctor_is_green(world: Wqm) -> None:
@@ -94,8 +94,14 @@ def found_files(world: Wqm, project: Path) -> set[str]:
 # -- item 3 ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
-def test_full_disk_between_the_two_stores_converges(tmp_path: Path, service: bool) -> None:
+# In-process on Edge is left out: with the disk full, opening a shard fails inside
+# core/edge ("the collection ... is broken", or SIGBUS on its memory maps when the disk
+# has no room at all), which this branch may not change; the lead has the details.
+@pytest.mark.parametrize(("service", "engine"), [(True, "edge"), (True, "local"),
+                                                 (False, "local")],
+                         ids=["service-edge", "service-local", "in-process-local"])
+def test_full_disk_between_the_two_stores_converges(tmp_path: Path, service: bool,
+                                                    engine: str) -> None:
     """Issue 10 item 3: fill the data dir's disk to several levels, change a name, free, check.
 
     Each level leaves a different number of bytes free, so the write that fails
@@ -104,7 +110,7 @@ def test_full_disk_between_the_two_stores_converges(tmp_path: Path, service: boo
     what the stores hold once space is back, and nothing needs ``--fix``.
     """
     mount = tmp_path / "small"
-    mount_tmpfs(mount, "24m")
+    mount_tmpfs(mount, "128m")  # the Edge engine touches ~25 MB for one project
     levels = [0, 4096, 8192, 12288, 16384, 24576, 32768, 65536]
     if not service:
         # In-process every command pays for a start (~1 s); these four still reach the three
@@ -113,7 +119,7 @@ def test_full_disk_between_the_two_stores_converges(tmp_path: Path, service: boo
     if LONG:
         levels = [i * 2048 for i in range(40)]
     seen: set[str] = set()
-    world = make_wqm(mount / "w", service=service)
+    world = make_wqm(mount / "w", service=service, WQM_ENGINE=engine)
     try:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
         world.ok("ingest", cwd=project)
