@@ -113,6 +113,7 @@ def open_edge(settings: Settings) -> QdrantClient:
     ``EdgeClient`` offers the part of ``QdrantClient`` wqm calls, with the same
     ``models`` types in and out; it is not a subclass, hence the cast.
     """
+    _make_dir(settings.edge_path, "the Edge store folder")  # a file there: say so, once
     try:
         return cast(QdrantClient, EdgeClient(settings.edge_path))
     except StoreLocked:
