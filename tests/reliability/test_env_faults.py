@@ -85,6 +85,12 @@ def no_unexpected_traceback(log: str) -> None:
     no_traceback(log[: starts[0]] + "".join(kept), "the service log")
 
 
+def store_dir(world: Wqm) -> Path:
+    """The folder of the engine that holds the data (``edge`` for a new data directory)."""
+    record = json.loads((world.data_dir / "engine.json").read_text())
+    return world.data_dir / {"local": "qdrant", "edge": "edge"}[record["engine"]]
+
+
 def found_files(world: Wqm, project: Path) -> set[str]:
     """Paths a keyword search for the marker finds in the project."""
     result = world.json("search", MARKER, "--mode", "sparse", "--limit", "50", cwd=project)
@@ -175,7 +181,7 @@ def test_doctor_goes_green_after_qdrant_storage_was_lost(tmp_path: Path, service
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"}, remote=REMOTE)
         world.ok("ingest", cwd=project)
         world.kill_service()
-        shutil.rmtree(world.data_dir / "qdrant")
+        shutil.rmtree(store_dir(world))
         sick = world.run("project", "doctor", "--format", "json")
         assert sick.returncode == 1 and json.loads(sick.stdout)["remaining"] > 0
         fixed = world.run("project", "doctor", "--fix", "--format", "json")
@@ -246,10 +252,13 @@ def test_read_only_data_dir_is_named_and_its_registry_kept(tmp_path: Path,
         first.ok("project", "update-remote", "--yes", cwd=project)
         names = aliases(first)
     mount = tmp_path / "ro"
-    mount_tmpfs(mount, "64m")
+    mount_tmpfs(mount, "512m")  # room for Edge's sparse files; tmpfs holds only what is used
     try:
         # A copy on its own tmpfs, touched by no process, so remounting it read-only works.
-        shutil.copytree(first.data_dir, mount / "data", ignore=shutil.ignore_patterns("run"))
+        # cp keeps the Edge engine's sparse files sparse (copytree would fill them in).
+        subprocess.run(["cp", "-a", "--sparse=always", str(first.data_dir), str(mount / "data")],
+                       check=True)
+        shutil.rmtree(mount / "data" / "run", ignore_errors=True)
         world = make_wqm(tmp_path / "unused", service=service)
         world.data_dir = mount / "data"
         world.env["WQM_DATA_DIR"] = str(world.data_dir)
@@ -332,8 +341,9 @@ def test_data_dir_entries_of_the_wrong_kind_give_one_sentence(tmp_path: Path,
     with wqm_world(tmp_path, service=service) as world:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
         world.ok("ingest", cwd=project)
+        store = store_dir(world).name
         for name, make in (("aliases.lock", Path.mkdir), ("registry.db", Path.mkdir),
-                           ("qdrant", lambda p: p.write_text("in the way\n"))):
+                           (store, lambda p: p.write_text("in the way\n"))):
             world.kill_service()
             entry = world.data_dir / name
             kept = entry.rename(entry.with_name(name + ".kept"))
@@ -358,8 +368,11 @@ def test_data_dir_entries_of_the_wrong_kind_give_one_sentence(tmp_path: Path,
 @pytest.mark.parametrize("service", [True, False], ids=["service", "in-process"])
 def test_truncated_qdrant_meta_gives_one_sentence_and_doctor_says_so(
         tmp_path: Path, service: bool) -> None:
-    """Issue 10 item 12: ``qdrant/meta.json`` cut short (a crash of an older writer)."""
-    with wqm_world(tmp_path, service=service) as world:
+    """Issue 10 item 12: ``qdrant/meta.json`` cut short (a crash of an older writer).
+
+    ``meta.json`` is the local engine's, so this data directory is made with it.
+    """
+    with wqm_world(tmp_path, service=service, WQM_ENGINE="local") as world:
         project = repo(tmp_path / "p", {"a.py": f"{MARKER}\n"})
         world.ok("ingest", cwd=project)
         world.kill_service()
