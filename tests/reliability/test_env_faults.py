@@ -2,20 +2,28 @@
 
 Real faults only: the data directory on a small tmpfs filled to the brim (we
 run as root, so permissions cannot make a folder unwritable; a read-only tmpfs
-and files where folders belong do), Qdrant's storage folder deleted, its
-``meta.json`` cut short, the registry overwritten with garbage, a folder where
-the service's socket belongs. Every command either works or says one sentence
-that names the file and the way out; the stores never stay in disagreement.
+and files where folders belong do), the engine's storage folder deleted, the
+local engine's ``meta.json`` cut short, the registry overwritten with garbage
+or with one bad page, a registry from a newer wqm, folders where run files
+belong. Every command either works or says one sentence that names the file and
+the way out; the stores never stay in disagreement, and ``doctor --fix`` never
+throws away a registry that is not damaged.
 
-- item 3: a full disk at every point of an ``undo`` / ``update-remote``: what
-  the command said (applied, or not) is what the stores hold once space is
-  freed, the next command converges, and ``doctor`` is green without ``--fix``.
-- item 4: after Qdrant's storage is lost, ``doctor --fix`` and a fresh ingest
-  make ``doctor`` green again.
-- item 12: read-only or misplaced run files and data folders, a socket that is
-  a folder, a truncated ``qdrant/meta.json`` (in-process and service mode), a
-  corrupt ``registry.db`` (every command names it; ``doctor`` reports it and
-  ``doctor --fix`` rebuilds it from Qdrant, with the data reachable again).
+- item 3: a full disk at every point of an ``undo`` / ``update-remote`` (Edge and
+  local through the service, local in-process): what the command said (applied,
+  or nothing changed) is what the stores hold once space is freed, the next
+  command converges, and ``doctor`` is green without ``--fix``.
+- item 4: after the engine's storage is lost, ``doctor --fix`` and a fresh
+  ingest make ``doctor`` green again.
+- item 12: a data folder that is a file, under a file, on a read-only mount
+  (empty, or with data: its registry kept); each run file and data-folder entry
+  of the wrong kind; a truncated ``qdrant/meta.json`` (in-process and service
+  mode); a damaged ``registry.db`` (every command that reads it names it;
+  ``doctor`` reports it and ``doctor --fix`` rebuilds it from the engine, with
+  the data reachable again); a registry from a newer wqm (kept).
+
+Not here: Edge in-process on a full disk (the engine's shard open fails inside
+core/edge, or SIGBUS on its memory maps; see the branch report).
 
 Bounded run: eight fill levels for item 3 (four in-process); ``WQM_LONG=1``: forty.
 """
