@@ -320,7 +320,10 @@ def render(results: dict[str, Any]) -> str:
 QUALITY_START, QUALITY_END = "<!-- search-quality:start -->", "<!-- search-quality:end -->"
 #: Sections written by benches too long to run here (``--write-docs``), carried over as they are.
 KEPT_SECTIONS = [(QUALITY_START, QUALITY_END), ("<!-- reindex:start -->", "<!-- reindex:end -->"),
-                 ("<!-- engines:start -->", "<!-- engines:end -->")]
+                 ("<!-- engines:start -->", "<!-- engines:end -->"),
+                 ("<!-- keep:start -->", "<!-- keep:end -->"),
+                 ("<!-- embedding-recipes:start -->", "<!-- embedding-recipes:end -->"),
+                 ("<!-- ingest-scale:start -->", "<!-- ingest-scale:end -->")]
 
 
 def keep_quality_section(document: str, previous: str) -> str:
@@ -328,9 +331,11 @@ def keep_quality_section(document: str, previous: str) -> str:
 
     ``bench/bench_quality.py --write-docs`` owns "Search quality" (its run takes
     ~10 minutes), ``bench/bench_reindex.py --write-docs`` "Zero-downtime
-    reindex" (tens of minutes) and ``bench/bench_engine.py`` the "Engines" figures
-    (an hour at 300,000 points), so none is one of the benches run here; each
-    goes back before "Per bench", where its script puts it.
+    reindex" (tens of minutes), ``bench/bench_engine.py`` the "Engines" figures
+    (an hour at 300,000 points) and ``bench/bench_keep_current.py --write-docs``
+    "Keeping the index current" (ten minutes of real MCP sessions), so none is
+    one of the benches run here; each goes back before "Per bench", where its
+    script puts it.
     """
     for start, end in KEPT_SECTIONS:
         if start not in previous or end not in previous:

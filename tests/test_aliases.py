@@ -640,7 +640,7 @@ def test_create_project_collection(am: AliasManager) -> None:
     assert am.resolve_sync("_path_123456789abc") == physical
     assert event_count(am) == events + 1
     info = am.qdrant_client.get_collection("_path_123456789abc")  # reachable by logical name
-    assert set(info.config.params.vectors) == {schema.DENSE_VECTOR}
+    assert set(info.config.params.vectors) == {schema.DENSE_VECTOR, schema.SYMBOL_VECTOR}
     upsert_random(am.qdrant_client, "_path_123456789abc", 5)
     assert point_count(am.qdrant_client, physical) == 5
 

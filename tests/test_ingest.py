@@ -251,6 +251,24 @@ def test_a_file_that_becomes_binary_leaves_the_index(small_settings: Settings, r
         ws.close()
 
 
+def test_wqmignore_leaves_out_what_git_keeps_and_a_new_rule_removes_indexed_files(
+    small_settings: Settings, repo: Path
+) -> None:
+    ws = Workspace(small_settings).open()
+    try:
+        ws_ingest(ws, repo)
+        assert "README.md" in indexed_paths(ws, repo)
+        (repo / ".wqmignore").write_text("# data a search should not see\n*.md\nsrc/mail*\n")
+        result = ws_ingest(ws, repo)
+        assert result["skipped"]["wqmignore"] == 2 and result["files_deleted"] == 2
+        assert set(indexed_paths(ws, repo)) == {".gitignore", ".wqmignore", "src/geometry.py"}
+        (repo / ".wqmignore").write_text("src/mail*\n")  # a rule dropped: the file comes back
+        ws_ingest(ws, repo)
+        assert "README.md" in indexed_paths(ws, repo)
+    finally:
+        ws.close()
+
+
 def test_ingest_outside_git(settings: Settings, tmp_path: Path) -> None:
     root = tmp_path / "folder"
     (root / "pkg").mkdir(parents=True)

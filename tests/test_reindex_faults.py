@@ -354,12 +354,12 @@ def test_undo_and_redo_of_a_rebuild_keep_the_notes_stored_since(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 32 MB file system (tmpfs), mounted for the test: root only, else skipped."""
+    """A real 320 MB tmpfs (an Edge rebuild's working set, and the 64 MB it keeps free): root only."""
     mount = tmp_path / "disk"
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320m", "tmpfs", str(mount)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"a tmpfs cannot be mounted here: {done.stderr.strip()}")
@@ -385,7 +385,9 @@ def test_a_disk_too_small_for_two_copies_is_refused_up_front(
     )
 
     data_dir = small_disk / "data"
-    shutil.copytree(template.data_dir, data_dir)
+    # Sparse files stay sparse (an Edge shard maps far more than it writes).
+    subprocess.run(["cp", "-a", "--sparse=always", str(template.data_dir), str(data_dir)],
+                   check=True)
     ws = Workspace(_settings(data_dir, model_cache_dir, recipe_tag=TAG)).open()
     filler = small_disk / "filler"
     try:

@@ -124,7 +124,9 @@ def render_reindex(result: ReindexResult, fmt: TextFormat) -> None:
         console.print(f"Rebuilding the index of {result['project_root']} in the background; "
                       "`wqm status` shows its progress.", markup=False)
         return
-    console.print(f"Rebuilt: {', '.join(result['names'])} now reach {result['new_collection']} "
+    names = result["names"]
+    verb = "now reaches" if len(names) == 1 else "now reach"
+    console.print(f"Rebuilt: {', '.join(names)} {verb} {result['new_collection']} "
                   f"(change {result['change_id']}); the old index {result['old_collection']} is "
                   "kept: `wqm project undo` switches back, `wqm gc` removes it.", markup=False)
 

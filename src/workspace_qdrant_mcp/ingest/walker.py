@@ -8,8 +8,10 @@ applies them. Outside a repository we follow ``.gitignore`` files with
 ``pathspec`` (the same pattern rules, evaluated per folder, deepest first).
 
 Generated and vendored folders (``node_modules``, ``.venv``, ``dist`` ...) are
-skipped even when committed: their text drowns real results. Every file left
-out is counted under a reason so the summary can say why.
+skipped even when committed: their text drowns real results. A ``.wqmignore``
+at the project's root (``.gitignore`` syntax) leaves out what git keeps but a
+search should not see (e.g. committed benchmark data). Every file left out is
+counted under a reason so the summary can say why.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ GENERATED_FILES = frozenset(
     }
 )
 
+#: The project's own exclusions for wqm, at its root, in ``.gitignore`` syntax.
+IGNORE_FILE = ".wqmignore"
 #: Bytes read to decide "binary" (git's own heuristic: a NUL in the first 8000 bytes).
 SNIFF_BYTES = 8000
 
 # Skip reasons (keys of the summary's ``skipped`` counter).
 SKIP_VENDORED = "generated_or_vendored"
+SKIP_WQMIGNORE = "wqmignore"
 SKIP_BINARY = "binary"
 SKIP_TOO_LARGE = "too_large"
 SKIP_NOT_UTF8 = "not_utf8"
@@ -115,6 +120,7 @@ def walk(root: Path) -> WalkResult:
     else:
         result = WalkResult(files=[], git=True)
         candidates = listed
+    own_rules = _own_rules(root)
     files: list[str] = []
     for rel in dict.fromkeys(candidates):
         if not is_utf8_name(rel):
@@ -123,6 +129,9 @@ def walk(root: Path) -> WalkResult:
             continue
         if is_vendored(rel):
             result.skipped[SKIP_VENDORED] += 1
+            continue
+        if own_rules is not None and own_rules.match_file(rel):
+            result.skipped[SKIP_WQMIGNORE] += 1
             continue
         try:
             mode = os.lstat(root / rel).st_mode
@@ -136,6 +145,15 @@ def walk(root: Path) -> WalkResult:
         files.append(rel)
     result.files = sorted(files)
     return result
+
+
+def _own_rules(root: Path) -> pathspec.GitIgnoreSpec | None:
+    """The rules of ``root/.wqmignore`` (None when there is none or it cannot be read)."""
+    try:
+        lines = (root / IGNORE_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _git_list(root: Path) -> list[str] | None:

@@ -2,8 +2,9 @@
 
 Each tool parses its arguments, runs ONE library operation through the same
 backend the CLI uses (``backends.client.open_backend``: the shared workspace service by
-default, in-process with ``WQM_SERVICE=off``) and returns its JSON result, as
-structured content and as JSON text for clients that only read text. Argument
+default, in-process with ``WQM_SERVICE=off``) and returns one text block:
+``search`` and ``retrieve`` as plain text for the assistant (``render.py``), the
+other tools as compact JSON; no structured content (the answer once). Argument
 checks live in the library, so a bad argument gives the same one sentence here
 as in the CLI; a ``WqmError`` becomes a tool error (``isError``) carrying
 exactly that sentence, and the server keeps running.

@@ -18,7 +18,7 @@ from qdrant_client import models as qm
 
 from ..core import schema, store
 from ..core.alias_types import AliasChange
-from ..core.errors import CollectionNotFound, InvalidArgument
+from ..core.errors import CollectionNotFound
 from ..core.index_registry import BUILDING, RETIRED, IndexRegistry
 from ..core.naming import is_opaque_physical_name
 from .projects import ProjectContext
@@ -86,12 +86,8 @@ def target(ws: Workspace, ctx: ProjectContext | None, name: str | None) -> tuple
 
 def forget(ws: Workspace, found: Forgettable, actor: str) -> int | None:
     """Remove the names, the collections and the records; the alias change's id (if any)."""
-    for collection in found.collections:
-        if not is_opaque_physical_name(collection) and collection in found.names:
-            raise InvalidArgument(
-                f"{collection} is a collection named like a project (made by an older tool); "
-                "delete it with Qdrant's own tools if you mean to."
-            )
+    # A collection adopted from an older tool (named like a project) is the project's data
+    # too: the user asked for it to go, and the confirmation named it.
     change_id = None
     if found.names:
         record = ws.aliases.switch_sync(

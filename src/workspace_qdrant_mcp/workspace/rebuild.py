@@ -49,6 +49,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,11 +88,20 @@ class RebuildRefused(InvalidArgument):
 
 
 def collection_bytes(ws: Workspace, physical: str) -> int:
-    """Bytes the embedded store spends on ``physical`` (0 when unknown, e.g. on a server)."""
-    for folder in (ws.settings.qdrant_path / "collection" / physical,):
-        if folder.is_dir():
-            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    return 0
+    """Bytes of disk the embedded store spends on ``physical`` (0 when unknown, e.g. a server).
+
+    Blocks in use, not file lengths: an Edge shard maps files far larger than
+    what it has written (226 MB long, 0.8 MB on disk for a small index), and a
+    rebuild needs the space the data takes, not the length of its maps.
+    """
+    if ws.settings.uses_server:
+        return 0
+    where = getattr(ws.client, "collection_path", None)  # Edge: the shard's folder
+    folder = where(physical) if where is not None else (
+        ws.settings.qdrant_path / "collection" / physical)
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file())
 
 
 def check_space(ws: Workspace, physical: str) -> None:
@@ -228,7 +238,9 @@ class Rebuild:
             physical, vectors_config=schema.vectors_config(self.recipe.dense_dim),
             sparse_vectors_config=schema.sparse_vectors_config()))
         for field_name, field_schema in schema.payload_indexes().items():
-            with contextlib.suppress(StoreError):
+            # Local mode warns that payload indexes do nothing there: not the user's concern.
+            with contextlib.suppress(StoreError), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Payload indexes", UserWarning)
                 store.call(client, f"index {field_name}",
                            lambda f=field_name, s=field_schema: client.create_payload_index(  # type: ignore[misc]
                                physical, field_name=f, field_schema=s))
@@ -452,7 +464,7 @@ def gc(ws: Workspace, dry_run: bool = False, older_than_days: float | None = Non
         if record.physical in reached or record.state == LIVE:
             continue
         if record.state == BUILDING:
-            continue  # a build is resumed, not collected (`wqm reindex --discard` drops one)
+            continue  # a build is resumed, not collected (`wqm project doctor --fix` drops one)
         if cutoff is not None and (record.retired_at or "") > cutoff:
             continue
         size = collection_bytes(ws, record.physical)

@@ -12,7 +12,7 @@ at most ``DEBOUNCE_MS``) becomes one sync of exactly the paths that changed,
 queued on the project's job; changes that arrive while a sync runs are merged
 into one follow-up, so the last content of a file wins and a branch switch or
 ``git pull`` touching thousands of files is one batch, not a storm. A change
-to a ``.gitignore`` (or to git's view of the tree, e.g. ``.git/info/exclude``,
+to a ``.gitignore`` or ``.wqmignore`` (or to git's view of the tree, e.g. ``.git/info/exclude``,
 ``HEAD``) re-syncs the whole project, because it can change which files count.
 A watched folder that disappears is dropped from the watch and reported by
 ``status``; a watch that fails for another reason is retried with a growing
@@ -37,7 +37,7 @@ STEP_MS = 150
 #: Longest a batch keeps collecting while changes keep coming.
 DEBOUNCE_MS = 1500
 #: Files whose change can change which files count: the whole project is re-synced.
-_RULE_FILES = frozenset({".gitignore", "exclude"})
+_RULE_FILES = frozenset({".gitignore", "exclude", ".wqmignore"})
 #: Files of ``.git`` worth a full re-sync (a branch switch, a pull, a staged rename).
 _GIT_FILES = _RULE_FILES | {"HEAD", "index"}
 #: Seconds before a failed watch is tried again (doubling up to ``RETRY_MAX``).

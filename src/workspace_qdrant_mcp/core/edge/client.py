@@ -542,6 +542,14 @@ class EdgeClient:
                 )
         return broken
 
+    def collection_path(self, collection_name: str) -> Path | None:
+        """The shard folder of the collection ``collection_name`` reaches (None if unknown)."""
+        with self._lock:
+            try:
+                return self._resolve(collection_name).path
+            except StoreError:
+                return None
+
     def flush(self) -> None:
         """Flush every open shard to disk (an engine move does this before it commits)."""
         with self._lock:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import qdrant_edge as qe
 
 from ..errors import StoreError
+from .disk import copy_tree, ensure_free, used_bytes
 from .shards import Collection, OpenShard, edge_call
 
 if TYPE_CHECKING:
@@ -144,7 +145,12 @@ class Optimizer:
                 opened = collection.open()
                 with opened.lease() as shard:
                     edge_call(f"flush {collection.name}", shard.flush)
-                    shutil.copytree(opened.path, new_path)
+                    try:  # the copy takes what the shard takes; never fill the disk for it
+                        ensure_free(root, used_bytes(opened.path))
+                    except StoreError as exc:
+                        log.warning("not optimising %s: %s", collection.name, exc)
+                        return False
+                    copy_tree(opened.path, new_path)
                 collection.journal = []
                 writes_before = collection.writes
             try:

@@ -22,6 +22,7 @@ import qdrant_edge as qe
 from ..errors import StoreError
 from . import convert
 from .catalog import CatalogEntry
+from .disk import ensure_free
 
 T = TypeVar("T")
 
@@ -149,6 +150,7 @@ class Collection:
         """Apply one update operation, journaled when an optimised copy is being built."""
         with self.write_lock:
             opened = self.open()
+            ensure_free(self.root)  # a write through a map to a full disk is a SIGBUS
             with opened.lease() as shard:
                 edge_call(f"{what} in {self.name}", lambda: shard.update(operation))
             if self.journal is not None:
