@@ -190,7 +190,9 @@ class ServiceBackend:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            # ENOTDIR: a file sits where the run folder (or the data folder) belongs, so no
+            # service can be there; preparing the folders then says which file is in the way.
+            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK, errno.ENOTDIR):
                 return None
             raise ServiceError(
                 f"Cannot reach the workspace service at {self.paths.socket}: {exc.strerror}."
@@ -244,8 +246,12 @@ class ServiceBackend:
     def _start_and_connect(self) -> socket.socket:
         if read_pid_info(self.paths) is None:
             self.paths.clear_socket()  # its service is dead
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self.paths.start_error.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise unwritable(self.paths.start_error, exc) from None
         try:
             log = open(self.paths.log_file, "ab")  # noqa: SIM115 - handed to the child
             os.chmod(self.paths.log_file, 0o600)

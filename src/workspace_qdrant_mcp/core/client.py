@@ -17,9 +17,10 @@ from qdrant_client import QdrantClient
 from ..config import Settings, display_url
 from . import engines, faults, local_accel
 from .collection_aliases import AliasManager
+from .disk import disk_trouble, way_out
 from .edge import EdgeClient
-from .errors import StoreError, StoreLocked
-from .runfiles import ServicePaths, read_pid_info
+from .errors import ConfigError, RegistryError, StoreError, StoreLocked
+from .runfiles import ServicePaths, file_in_the_way, read_pid_info
 from .state import SQLiteStateManager
 from .switchable import SwitchableEngine
 
@@ -66,7 +67,7 @@ def open_store(settings: Settings, engine: str) -> Any:
 
 def open_local(settings: Settings) -> QdrantClient:
     """qdrant-client's local mode on ``<data dir>/qdrant``, with wqm's sparse accelerator."""
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    _make_dir(settings.qdrant_path, "the Qdrant storage folder")
     local_accel.install()
     try:
         with warnings.catch_warnings():
@@ -93,6 +94,11 @@ def open_local(settings: Settings) -> QdrantClient:
 
 def _unreadable(settings: Settings, exc: BaseException) -> StoreError:
     """One sentence for an embedded store that cannot be opened, with the way out."""
+    trouble = disk_trouble(settings.qdrant_path)
+    if trouble is not None:  # not damage: moving the store away would lose notes for nothing
+        return StoreError(
+            f"Cannot open the embedded store {settings.qdrant_path}: {trouble}; {way_out(trouble)}."
+        )
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StoreError(
         f"Cannot open the embedded store {settings.qdrant_path} ({type(exc).__name__}: "
@@ -107,6 +113,7 @@ def open_edge(settings: Settings) -> QdrantClient:
     ``EdgeClient`` offers the part of ``QdrantClient`` wqm calls, with the same
     ``models`` types in and out; it is not a subclass, hence the cast.
     """
+    _make_dir(settings.edge_path, "the Edge store folder")  # a file there: say so, once
     try:
         return cast(QdrantClient, EdgeClient(settings.edge_path))
     except StoreLocked:
@@ -120,6 +127,24 @@ def open_edge(settings: Settings) -> QdrantClient:
         ) from None
 
 
+def _make_dir(path: Path, what: str, mode: int = 0o777) -> None:
+    """Create the folder ``path`` (``what`` names it), or say in one sentence why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as exc:
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            inside = "" if blocker == path else f" {path}"
+            raise ConfigError(
+                f"{blocker} is a file where wqm keeps {what}{inside}; move it away, "
+                "or set WQM_DATA_DIR to another folder."
+            ) from None
+        raise ConfigError(
+            f"Cannot create {what} {path} ({exc.strerror or type(exc).__name__}); "
+            "fix its permissions or free space, or set WQM_DATA_DIR to another folder."
+        ) from None
+
+
 class QdrantWorkspaceClient:
     """The workspace's storage: Qdrant for data and routing, SQLite for intent and history."""
 
@@ -127,7 +152,7 @@ class QdrantWorkspaceClient:
         self.settings = settings or Settings.from_env()
         faults.arm(self.settings.fault_point)
         # The registry names every project folder and remote: keep a new data dir private.
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_dir(self.settings.data_dir, "its data folder", mode=0o700)
         self.state_manager = SQLiteStateManager(self.settings.registry_path)
         self._client: QdrantClient | None = None
         self._aliases: AliasManager | None = None
@@ -172,7 +197,14 @@ class QdrantWorkspaceClient:
         for suffix in ("", "-wal", "-shm"):
             source = path.with_name(path.name + suffix)
             if source.exists():
-                source.replace(keep_as.with_name(keep_as.name + suffix))
+                try:
+                    source.replace(keep_as.with_name(keep_as.name + suffix))
+                except OSError as exc:
+                    raise RegistryError(
+                        f"Cannot move the damaged registry {source} aside "
+                        f"({exc.strerror or type(exc).__name__}); make its folder writable "
+                        "and run `wqm project doctor --fix` again."
+                    ) from None
         self.state_manager = SQLiteStateManager(path)
         self._aliases = None
 

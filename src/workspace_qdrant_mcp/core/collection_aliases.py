@@ -31,6 +31,7 @@ finish or undo whatever a crash left pending.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Collection, Sequence
@@ -67,7 +68,7 @@ from .naming import is_opaque_physical_name, new_physical_name, validate_name
 from .state import AuditRow, ChangeRecord, SQLiteStateManager, load_json, utc_now
 
 
-def _cause(exc: BaseException) -> str:
+def registry_cause(exc: BaseException) -> str:
     """The part of a registry error that says what went wrong (e.g. "database or disk is full")."""
     text = str(exc)
     inner = text.split(": ", 1)[1] if ": " in text else text
@@ -277,14 +278,25 @@ class AliasManager:
                 {"alias": alias, "before": before, "after": after}
                 for alias, before, after in effective
             ]
-            change_id = self.state_manager.begin_change(
-                kind, operations, actor, reason, metadata, undo_of=undo_of
-            )
+            try:
+                change_id = self.state_manager.begin_change(
+                    kind, operations, actor, reason, metadata, undo_of=undo_of
+                )
+            except RegistryError as exc:  # "retry" alone would leave the user guessing
+                cause = registry_cause(exc)
+                advice = "free some disk space and retry" if "full" in cause else "retry"
+                raise RegistryError(
+                    f"Nothing was changed: the registry could not record the change ({cause}); "
+                    f"{advice}."
+                ) from None
             faults.reach("after_intent")
             try:
                 store.apply_alias_operations(self.qdrant_client, effective)
             except StoreError:
-                self.state_manager.finish_change(change_id, "abandoned")
+                # If even this write fails (a full disk), the intent stays pending and the
+                # next command settles it; the user must still hear Qdrant's reason.
+                with contextlib.suppress(RegistryError):
+                    self.state_manager.finish_change(change_id, "abandoned")
                 raise
             faults.reach("after_qdrant")
             self._complete_or_explain(change_id, operations, actor, reason, metadata)
@@ -418,7 +430,7 @@ class AliasManager:
         except RegistryError as exc:
             raise RegistryError(
                 f"Change {change_id} was applied to Qdrant, but the registry could not record "
-                f"it ({_cause(exc)}); once the registry can be written again (free some disk "
+                f"it ({registry_cause(exc)}); once the registry can be written again (free some disk "
                 "space), the next wqm command records it: there is nothing to redo."
             ) from None
 

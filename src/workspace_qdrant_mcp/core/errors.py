@@ -18,6 +18,7 @@ show its message (one sentence saying what was wrong and what to do)::
     │   ├── LastNameError      the change would leave a project's data unreachable
     │   └── PreconditionFailed an alias no longer points where the caller expected
     ├── RegistryError          the SQLite registry cannot be used
+    │   ├── RegistryDamaged    the registry file is not a database SQLite can read
     │   └── SchemaTooNew       the registry was written by a newer wqm
     ├── StoreError             Qdrant refused or failed an operation
     │   └── StoreLocked        another process holds the embedded store
@@ -89,6 +90,10 @@ class PreconditionFailed(AliasError):
 
 class RegistryError(WqmError):
     """The SQLite registry cannot be opened or used."""
+
+
+class RegistryDamaged(RegistryError):
+    """The registry file is not a database SQLite can read (only this is rebuilt by doctor)."""
 
 
 class SchemaTooNew(RegistryError):

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ConfigError
+
 _thread_locks: dict[str, threading.RLock] = {}
 _guard = threading.Lock()
 _depth = threading.local()
@@ -24,6 +26,22 @@ _depth = threading.local()
 def _thread_lock(path: str) -> threading.RLock:
     with _guard:
         return _thread_locks.setdefault(path, threading.RLock())
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (create) the lock file, or say in one sentence what is in the way."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder where wqm keeps a lock file; move it away and retry."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot open the lock file {path} ({exc.strerror or type(exc).__name__}); make "
+            "the data directory writable, or set WQM_DATA_DIR to another folder."
+        ) from None
 
 
 @contextmanager
@@ -41,8 +59,7 @@ def exclusive(path: Path) -> Iterator[None]:
             finally:
                 depths[key] -= 1
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock_file(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             depths[key] = 1

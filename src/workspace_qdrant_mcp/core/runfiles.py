@@ -8,6 +8,7 @@ to about 107 bytes, so when that folder's path is too long the socket moves to
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -25,6 +26,8 @@ MAX_SOCKET_PATH = 100
 
 def unwritable(path: Path, exc: OSError) -> ServiceError:
     """The one sentence for a run file or folder wqm cannot create or write."""
+    if exc.errno == errno.EISDIR:  # permissions or space would be the wrong advice
+        return ServiceError(f"{path} is a folder where wqm keeps a file; move it away and retry.")
     reason = exc.strerror or type(exc).__name__
     return ServiceError(
         f"Cannot write {path} ({reason}); wqm needs a writable data directory: fix its "
@@ -32,14 +35,23 @@ def unwritable(path: Path, exc: OSError) -> ServiceError:
     )
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that exists but is not a folder, else None."""
+    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` with mode 0700, or check that an existing one is ours and private."""
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
+        # mkdir reports a file in the way as EEXIST or ENOTDIR: name the file, not the errno.
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            raise ServiceError(
+                f"{blocker} is a file where wqm keeps a folder; move it away and retry."
+            ) from None
         raise unwritable(path, exc) from None
-    if not path.is_dir():
-        raise ServiceError(f"{path} is a file where wqm keeps a folder; move it away and retry.")
     info = path.stat()
     if info.st_uid != os.getuid():
         raise ServiceError(

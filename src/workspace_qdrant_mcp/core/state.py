@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
-from .errors import RegistryError, SchemaTooNew
+from .disk import disk_trouble, way_out
+from .errors import RegistryDamaged, RegistryError, SchemaTooNew
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .requests import current_request_id
 
@@ -263,12 +264,12 @@ class SQLiteStateManager:
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
+                if _is_damage(exc):
+                    raise _damaged(self.db_path, exc) from None
                 raise RegistryError(f"Registry write failed: {exc}; retry the command.") from None
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -277,7 +278,20 @@ class SQLiteStateManager:
             try:
                 return list(self.connection.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
+                if _is_damage(exc):  # a bad page shows only when read: "retry" cannot help
+                    raise _damaged(self.db_path, exc) from None
                 raise RegistryError(f"Registry read failed: {exc}; retry the command.") from None
+
+    def check_integrity(self) -> None:
+        """Raise ``RegistryDamaged`` unless SQLite's ``quick_check`` finds every page sound.
+
+        Opening reads only the header and the schema, so ``doctor`` asks for this
+        to find a damaged table before a command trips over it.
+        """
+        rows = self.query("PRAGMA quick_check")
+        first = str(rows[0][0]) if rows else "no answer"
+        if first != "ok":
+            raise _damaged(self.db_path, sqlite3.DatabaseError(first[:200]))
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of one read, or None."""
@@ -509,8 +523,14 @@ class SQLiteStateManager:
         path_name: str | None,
         remote_name: str | None,
         root_commits: frozenset[str] = frozenset(),
+        names: Sequence[tuple[str, str, str | None, str | None]] = (),
     ) -> ProjectRecord:
-        """Create or update the project that owns ``physical_collection``."""
+        """Create or update the project that owns ``physical_collection`` and bind ``names``.
+
+        ``names`` holds (name, kind, canonical_remote, root_path) rows; they are
+        written in the same transaction as the project, so a failed write (a full
+        disk) never leaves a project whose names are only half recorded.
+        """
         now = utc_now()
         commits = json.dumps(sorted(root_commits)) if root_commits else None
         with self.transaction() as conn:
@@ -535,6 +555,14 @@ class SQLiteStateManager:
                     commits,
                 ),
             )
+            for name, kind, remote, root in names:
+                conn.execute(
+                    "INSERT INTO project_names(name, project_id, kind, canonical_remote, "
+                    "root_path, added_at) SELECT ?, id, ?, ?, ?, ? FROM projects "
+                    "WHERE physical_collection = ? ON CONFLICT(name) DO UPDATE SET "
+                    "project_id = excluded.project_id",
+                    (name, kind, remote, root, now, physical_collection),
+                )
         record = self.project_by_collection(physical_collection)
         assert record is not None
         return record
@@ -577,23 +605,6 @@ class SQLiteStateManager:
         with self.transaction() as conn:
             conn.execute("DELETE FROM project_names WHERE project_id = ?", (project_id,))
             conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
-
-    def bind_name(
-        self,
-        name: str,
-        project_id: int,
-        kind: str,
-        canonical_remote: str | None,
-        root_path: str | None,
-    ) -> None:
-        """Remember that ``name`` belongs to a project (and, for remote names, to which remote)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO project_names(name, project_id, kind, canonical_remote, root_path, "
-                "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-                "project_id = excluded.project_id",
-                (name, project_id, kind, canonical_remote, root_path, utc_now()),
-            )
 
     def name_binding(self, name: str) -> sqlite3.Row | None:
         """The registry's record of which project (and remote) a name was bound to."""
@@ -724,15 +735,41 @@ def _restore_alias_row(conn: sqlite3.Connection, alias: str, collection: str) ->
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RegistryError:
     """One sentence for a registry that cannot be opened: damaged, or not writable."""
+    if path.is_dir():
+        return RegistryError(
+            f"{path} is a folder where wqm keeps its registry file; move it away and retry."
+        )
     if isinstance(exc, sqlite3.OperationalError):
+        # SQLite says "unable to open database file" on a read-only file system (WAL needs
+        # its -shm file) and "disk I/O error" on a full disk: name the cause instead.
+        trouble = disk_trouble(path.parent)
+        if trouble is not None:
+            return RegistryError(f"Cannot open the registry {path}: {trouble}; {way_out(trouble)}.")
         return RegistryError(
             f"Cannot open the registry {path} ({exc}); check the file's and its folder's "
             "permissions and free space."
         )
-    return RegistryError(
+    return _damaged(path, exc)
+
+
+def _damaged(path: Path, exc: sqlite3.Error) -> RegistryDamaged:
+    return RegistryDamaged(
         f"The registry {path} is damaged ({exc}); `wqm project doctor --fix` moves it aside "
         "and rebuilds it from Qdrant, which holds every name."
     )
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    """SQLite found the file damaged (a bad page, not a database), not merely busy or full."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failing rollback (a damaged file) must not mask why."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:

@@ -29,6 +29,7 @@ from ..core.errors import (
     AliasNotFound,
     InvalidArgument,
     LastNameError,
+    RegistryDamaged,
     RegistryError,
     StoreError,
     WqmError,
@@ -410,8 +411,11 @@ def doctor(ws: Workspace, fix: bool = False, actor: str = ACTOR_DOCTOR,
     found: list[ProblemRow] = []
     try:
         ws.ensure_open()
+        ws.state.check_integrity()  # a damaged page deep in a table does not stop the open
     except RegistryError as exc:
-        if not fix:
+        # Only a damaged file is rebuilt: one from a newer wqm, or one a read-only or full
+        # disk keeps closed, is healthy and holds history Qdrant cannot give back.
+        if not fix or not isinstance(exc, RegistryDamaged):
             found.append(_problem("registry_unreadable", str(ws.settings.registry_path), exc))
             return _report(found)
         kept = ws.rebuild_registry()

@@ -427,6 +427,14 @@ def _setup_logging(paths: ServicePaths) -> None:
     os.chmod(paths.log_file, 0o600)
 
 
+def _refuse(paths: ServicePaths | None, sentence: str) -> None:
+    """Say why the service cannot start: on stderr (the log) and to the client that started it."""
+    print(f"Error: {sentence}", file=sys.stderr)
+    if paths is not None:
+        with contextlib.suppress(OSError):
+            paths.start_error.write_text(sentence + "\n", encoding="utf-8")
+
+
 def main() -> int:
     """Run the service for the data directory named by the environment (``WQM_DATA_DIR``).
 
@@ -443,15 +451,14 @@ def main() -> int:
         _setup_logging(paths)
         service = WorkspaceService(settings)
         code = asyncio.run(service.run())
-    except OSError as exc:  # the run folder or the log cannot be written
-        where = paths.log_file if paths is not None else Path(exc.filename or "the data directory")
-        print(f"Error: {unwritable(where, exc)}", file=sys.stderr)
+    except OSError as exc:  # a run file (pid file, log) cannot be written
+        # Name the file the OS named (a pid file that is a folder is not the log's fault).
+        fallback = paths.log_file if paths is not None else Path("the data directory")
+        where = Path(exc.filename) if exc.filename else fallback
+        _refuse(paths, str(unwritable(where, exc)))
     except WqmError as exc:
         log.error("cannot serve: %s", exc)
-        print(f"Error: {exc}", file=sys.stderr)
-        if paths is not None:
-            with contextlib.suppress(OSError):
-                paths.start_error.write_text(str(exc) + "\n", encoding="utf-8")
+        _refuse(paths, str(exc))
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

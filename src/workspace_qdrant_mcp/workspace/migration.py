@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import store
 from ..core.alias_types import AliasChange
-from ..core.errors import AliasConflict, PreconditionFailed
+from ..core.collection_aliases import registry_cause
+from ..core.errors import AliasConflict, PreconditionFailed, RegistryError
 from ..core.identity import (
     PATH_NAME_PREFIX,
     ProjectIdentity,
@@ -271,7 +272,19 @@ def apply(ws: Workspace, plan: Plan, ident: ProjectIdentity, force: bool, actor:
     ctx = ProjectContext(
         identity=ident, physical=physical, names=ws.aliases.names_of_collection(physical)
     )
-    register_project(ws.state, ctx)
+    try:
+        register_project(ws.state, ctx)
+    except RegistryError as exc:
+        if record is None:
+            raise
+        # The names already moved; "retry" would mislead, so say what holds (the next
+        # ingest records the project again, and nothing else depends on this row).
+        raise RegistryError(
+            f"Change {record.id} was applied: {plan['new_name']} now reaches the project's "
+            f"data, but the registry could not record the project ({registry_cause(exc)}); once it "
+            "can be written again (free some disk space), the next ingest records it: "
+            "there is nothing to redo."
+        ) from None
     ws.watch_changed()  # a project that moved is watched at its new root from now on
     if record is None:  # another process did the same first
         steps = [

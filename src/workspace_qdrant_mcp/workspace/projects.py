@@ -226,6 +226,12 @@ def register_project(state: SQLiteStateManager, ctx: ProjectContext) -> None:
     if ctx.physical is None:
         return
     ident = ctx.identity
+    names: list[tuple[str, str, str | None, str | None]] = []
+    if ident.path_name in ctx.names:
+        names.append((ident.path_name, "path", None, str(ident.root)))
+    if ident.remote_name and ident.remote_name in ctx.names:
+        check_remote_binding(state, ident.remote_name, ident.canonical_remote)
+        names.append((ident.remote_name, "remote", ident.canonical_remote, None))
     record = state.upsert_project(
         ctx.physical,
         str(ident.root),
@@ -233,13 +239,9 @@ def register_project(state: SQLiteStateManager, ctx: ProjectContext) -> None:
         ident.path_name,
         ident.remote_name,
         ident.root_commits,
+        names,
     )
     ctx.project_id = record.id
-    if ident.path_name in ctx.names:
-        state.bind_name(ident.path_name, record.id, "path", None, str(ident.root))
-    if ident.remote_name and ident.remote_name in ctx.names:
-        check_remote_binding(state, ident.remote_name, ident.canonical_remote)
-        state.bind_name(ident.remote_name, record.id, "remote", ident.canonical_remote, None)
 
 
 def check_remote_binding(
