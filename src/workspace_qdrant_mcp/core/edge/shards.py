@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
+from ..disk import disk_trouble, way_out
 from ..errors import StoreError
 from . import convert
 from .catalog import CatalogEntry
-from .disk import ensure_free
+from .disk import MIN_FREE_BYTES, ensure_free, free_bytes
 
 T = TypeVar("T")
 
@@ -135,6 +136,12 @@ class Collection:
         try:
             return edge_call(f"open the shard of {self.name}", lambda: qe.EdgeShard.load(str(path)))
         except StoreError as exc:
+            trouble = _disk_trouble(path)
+            if trouble is not None:  # the disk, not the shard: say so, and try again next time
+                raise StoreError(
+                    f"The collection {self.name} cannot be opened because {trouble} ({path}); "
+                    f"{way_out(trouble)}."
+                ) from None
             self.error = StoreError(
                 f"The collection {self.name} is broken: its shard folder {path} cannot be "
                 f"opened ({exc}); `wqm project doctor` names its project and says how to rebuild it."
@@ -168,6 +175,14 @@ class Collection:
             opened, self.opened = self.opened, None
         if opened is not None:
             opened.close()
+
+
+def _disk_trouble(path: Path) -> str | None:
+    """Why the disk of ``path`` may stop a shard opening (Edge needs room to open), or None."""
+    trouble = disk_trouble(path)
+    if trouble is None and free_bytes(path) < MIN_FREE_BYTES:
+        trouble = "its disk is nearly full"
+    return trouble
 
 
 def create_shard(path: Path, config: dict[str, Any]) -> qe.EdgeShard:
