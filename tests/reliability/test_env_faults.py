@@ -31,6 +31,7 @@ Bounded run: eight fill levels for item 3 (four in-process); ``WQM_LONG=1``: for
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import shutil
@@ -88,7 +89,7 @@ def no_unexpected_traceback(log: str) -> None:
     traceback under any other record is an exception nobody handled.
     """
     starts = [m.start() for m in RECORD.finditer(log)] + [len(log)]
-    records = [log[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+    records = [log[a:b] for a, b in itertools.pairwise(starts)]
     kept = [r for r in records if " wqm.store: Qdrant could not " not in r.split("\n", 1)[0]]
     no_traceback(log[: starts[0]] + "".join(kept), "the service log")
 
