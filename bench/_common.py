@@ -222,15 +222,20 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
 
 
 def make_project(ws: Any, root: Path, count: int, seed: int = 11,
-                 real_dense: bool = False) -> dict[str, Any]:
-    """A repository at ``root`` whose data (``count`` points) lives under its path name."""
+                 real_dense: bool = False, files: bool = False) -> dict[str, Any]:
+    """A repository at ``root`` whose data (``count`` points) lives under its path name.
+
+    ``files``: write the points' files too (see ``fill``), for benches whose searches
+    go through the service's freshness check.
+    """
     from workspace_qdrant_mcp.workspace.projects import ensure_project_collection
 
     repo = make_repo(root)
     ctx = ensure_project_collection(ws.aliases, ws.project(repo))
     assert ctx.physical is not None
     seconds, _ = timed(lambda: fill(ws, ctx.current_name, count, seed,
-                                    real_dense=real_dense))
+                                    real_dense=real_dense,
+                                    files_root=repo if files else None))
     return {"repo": repo, "name": ctx.current_name, "physical": ctx.physical,
             "build_seconds": round(seconds, 1)}
 
