@@ -11,6 +11,7 @@ scoring); the real embedder is timed separately where it matters.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import random
@@ -160,12 +161,15 @@ def chunk_texts(n: int, seed: int = 11) -> list[str]:
 
 def fill(ws: Any, name: str, count: int, seed: int = 11,
          progress: Callable[[int], None] | None = None, real_dense: bool = False,
-         upsert_seconds: list[float] | None = None) -> None:
+         upsert_seconds: list[float] | None = None, files_root: Path | None = None) -> None:
     """Upsert ``count`` points through ``name`` in batches: dense, BM25 and full payloads.
 
     Dense vectors are random unit vectors unless ``real_dense`` (then the model embeds
     the texts, for figures that depend on the vectors' values). ``upsert_seconds``
     receives the time of each upsert call alone (the engine's write throughput).
+    ``files_root``: also write each point's file there, its content hash the payload's,
+    so a search's freshness check finds the files unchanged; without them it finds
+    every hit's file gone and re-indexes (deletes) those points before answering.
     """
     from qdrant_client import models as qm
 
@@ -189,14 +193,21 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
             n = start + i
             lang = LANGUAGES[n % len(LANGUAGES)]
             path = f"pkg{n % 40}/file_{n // 8}.{lang[:2]}"
+            digest = f"h{n // 8}"
+            if files_root is not None:
+                body = f"# {path}\n".encode()
+                digest = hashlib.sha256(body).hexdigest()
+                if n % 8 == 0:
+                    (files_root / path).parent.mkdir(parents=True, exist_ok=True)
+                    (files_root / path).write_bytes(body)
             points.append(qm.PointStruct(
-                id=chunk_point_id(path, n % 8, f"h{n // 8}"),
+                id=chunk_point_id(path, n % 8, digest),
                 vector={schema.DENSE_VECTOR: dense[i].tolist(),
                         schema.SPARSE_VECTOR: qm.SparseVector(indices=sparse[i].indices,
                                                               values=sparse[i].values)},
                 payload={"path": path, "language": lang, "start_line": 1 + 40 * (n % 8),
                          "end_line": 40 + 40 * (n % 8), "content": text,
-                         "content_hash": f"h{n // 8}", "chunk_index": n % 8, "project_id": 1,
+                         "content_hash": digest, "chunk_index": n % 8, "project_id": 1,
                          "source": schema.SOURCE_FILE},
             ))
         with store.guarded(client, "bench upsert"), warnings.catch_warnings():
@@ -211,15 +222,20 @@ def fill(ws: Any, name: str, count: int, seed: int = 11,
 
 
 def make_project(ws: Any, root: Path, count: int, seed: int = 11,
-                 real_dense: bool = False) -> dict[str, Any]:
-    """A repository at ``root`` whose data (``count`` points) lives under its path name."""
+                 real_dense: bool = False, files: bool = False) -> dict[str, Any]:
+    """A repository at ``root`` whose data (``count`` points) lives under its path name.
+
+    ``files``: write the points' files too (see ``fill``), for benches whose searches
+    go through the service's freshness check.
+    """
     from workspace_qdrant_mcp.workspace.projects import ensure_project_collection
 
     repo = make_repo(root)
     ctx = ensure_project_collection(ws.aliases, ws.project(repo))
     assert ctx.physical is not None
     seconds, _ = timed(lambda: fill(ws, ctx.current_name, count, seed,
-                                    real_dense=real_dense))
+                                    real_dense=real_dense,
+                                    files_root=repo if files else None))
     return {"repo": repo, "name": ctx.current_name, "physical": ctx.physical,
             "build_seconds": round(seconds, 1)}
 

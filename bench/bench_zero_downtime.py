@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import threading
@@ -42,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import WORDS, git, machine, make_project, percentiles, say, wqm_env
+
+#: Service settings the bench needs (see ``main``).
+QUIET_SERVICE = {"WQM_AUTO_REINDEX": "0", "WQM_WATCH": "0"}
 
 
 @dataclass
@@ -114,12 +118,14 @@ def _phase_figures(queries: list[Query]) -> dict[str, Any]:
     counted = [q for q in queries if not q.straddling]
     failed = [q for q in counted if not q.ok]
     empty = [q for q in counted if q.ok and q.hits == 0]
+    short = [q for q in counted if q.ok and 0 < q.hits < 10]  # limit 10 of 2,000+ points
     return {
         "queries": len(queries),
         "old_name": sum(1 for q in queries if q.name == "old"),
         "new_name": sum(1 for q in queries if q.name == "new"),
         "failed": len(failed),
         "empty": len(empty),
+        "short": len(short),
         "straddling": len(queries) - len(counted),
         "straddling_failed": sum(1 for q in queries if q.straddling and not q.ok),
         "latency": percentiles([q.seconds for q in queries]),
@@ -151,7 +157,7 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
                                          engine=engine)).open()
         try:
             say(f"building {points} points ...")
-            project = make_project(ws, base / "repo", points)
+            project = make_project(ws, base / "repo", points, files=True)
         finally:
             ws.close()
         repo = project["repo"]
@@ -160,6 +166,11 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
         assert new_name is not None
         names = {"old": project["name"], "new": new_name}
         served = Settings.from_env(wqm_env(data_dir, "auto"), data_dir=data_dir)
+        # The service must keep serving the collection built here: no background rebuild
+        # (its recorded recipe is an older one; the repository holds only stub files) and
+        # no catch-up sync. The service reads both from the environment it inherits.
+        saved_env = {k: os.environ.get(k) for k in QUIET_SERVICE}
+        os.environ.update(QUIET_SERVICE)
         control = ServiceBackend(served)
         window = Window()
         stop = threading.Event()
@@ -203,6 +214,11 @@ def main(quick: bool = False, points: int | None = None, switches: int = 50, cli
                     thread.join()
             control.close()
             stop_service(served)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     queries = [q for log in logs for q in log]
     figures["baseline"] = _phase_figures([q for q in queries if q.phase == "baseline"])
     switching = [q for q in queries if q.phase == "switching"]
@@ -223,7 +239,7 @@ def _print(figures: dict[str, Any]) -> None:
     for phase in ("baseline", "switching"):
         f = figures[phase]
         lat = f["latency"]
-        print(f"{phase:10s} queries {f['queries']:6d}  failed {f['failed']}  empty {f['empty']}  "
+        print(f"{phase:10s} queries {f['queries']:6d}  failed {f['failed']}  empty {f['empty']}  short {f['short']}  "
               f"straddling {f['straddling']}  p50 {lat.get('p50_ms')} ms  "
               f"p99 {lat.get('p99_ms')} ms")
 
