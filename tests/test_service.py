@@ -208,3 +208,18 @@ def test_service_log_is_plain_and_private(svc_settings: Settings) -> None:
     log = ServicePaths.for_settings(svc_settings).log_file.read_text()
     assert "serving" in log
     assert json.loads(ServicePaths.for_settings(svc_settings).pid_file.read_text())["pid"]
+
+
+def test_the_service_gets_the_callers_settings_not_only_its_environment(tmp_path: Path) -> None:
+    """A library caller's Settings reach the service it starts (the service reads them back)."""
+    from workspace_qdrant_mcp.backends.service import _service_env
+
+    chosen = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", watch=False,
+                      auto_index=False, auto_reindex=False, retention_days=3,
+                      max_project_files=123, max_project_bytes=4567, embed_recipe="precise",
+                      recipe_tag="t1", dashboard_read_only=True, auto_migrate=False)
+    served = Settings.from_env(_service_env(chosen))
+    for name in ("data_dir", "cache_dir", "watch", "auto_index", "auto_reindex",
+                 "retention_days", "max_project_files", "max_project_bytes", "embed_recipe",
+                 "recipe_tag", "dashboard_read_only", "auto_migrate"):
+        assert getattr(served, name) == getattr(chosen, name), name

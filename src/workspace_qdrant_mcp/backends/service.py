@@ -124,10 +124,21 @@ def _service_env(settings: Settings) -> dict[str, str]:
     env["WQM_EMBED_BACKEND"] = settings.embed_backend
     env["WQM_DEVICE"] = settings.device
     env["WQM_MAX_FILE_BYTES"] = str(settings.max_file_bytes)
+    # Every setting the service acts on goes down from the Settings object, not only from the
+    # caller's environment: a library caller's Settings(watch=False) must reach the service.
+    env["WQM_MAX_PROJECT_FILES"] = str(settings.max_project_files)
+    env["WQM_MAX_PROJECT_BYTES"] = str(settings.max_project_bytes)
+    env["WQM_AUTO_INDEX"] = "1" if settings.auto_index else "0"
+    env["WQM_WATCH"] = "1" if settings.watch else "0"
+    env["WQM_AUTO_REINDEX"] = "1" if settings.auto_reindex else "0"
+    env["WQM_RETENTION_DAYS"] = str(settings.retention_days)
+    env["WQM_EMBED_RECIPE"] = settings.embed_recipe
+    env["WQM_DASHBOARD_READONLY"] = "1" if settings.dashboard_read_only else "0"
     for name, value in (
         ("QDRANT_URL", settings.qdrant_url),
         ("QDRANT_API_KEY", settings.qdrant_api_key),
         ("WQM_MODEL_PATH", settings.model_path),
+        ("WQM_RECIPE_TAG", settings.recipe_tag),
     ):
         if value:
             env[name] = str(value)
