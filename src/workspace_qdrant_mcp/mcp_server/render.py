@@ -12,7 +12,10 @@ Search, for each hit: a header line ``@@ path:start-end symbol score`` (the
 symbol only when the chunk's first line does not already name it; a note:
 ``@@ note <id> "title" score``; a piece of an overlong line adds ``:cols``),
 then the chunk's lines exactly, once. A stale hit's header ends with
-``stale``. Notices (index still being built, files changed) come first.
+``stale``. Notices (index still being built, files changed) come first. Hits of
+one file whose lines follow on from each other (two chunks of one long
+function) are one block, in the better hit's place, with its score: the
+assistant reads the code in one piece, and the path is not paid for twice.
 """
 
 from __future__ import annotations
@@ -45,9 +48,36 @@ def _symbol(payload: dict[str, Any], code: str) -> str:
     return "" if str(symbol).rsplit(".", 1)[-1] in first else f" {symbol}"
 
 
+def _joinable(hit: dict[str, Any]) -> bool:
+    payload = hit.get("payload") or {}
+    return (payload.get("source") != "note" and payload.get("start_col") is None
+            and isinstance(hit.get("start_line"), int) and isinstance(hit.get("end_line"), int))
+
+
+def _blocks(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hits in rank order, those of one file whose lines follow on joined into one."""
+    blocks: list[dict[str, Any]] = []
+    for hit in hits:
+        block = None
+        if _joinable(hit):
+            block = next((b for b in blocks if _joinable(b) and b["path"] == hit.get("path")
+                          and (b["end_line"] + 1 == hit["start_line"]
+                               or hit["end_line"] + 1 == b["start_line"])), None)
+        if block is None:
+            blocks.append(dict(hit))
+            continue
+        payload = dict(block.get("payload") or {})
+        before, after = (block, hit) if block["end_line"] < hit["start_line"] else (hit, block)
+        payload["content"] = (str((before.get("payload") or {}).get("content", "")).rstrip("\n")
+                              + "\n" + str((after.get("payload") or {}).get("content", "")))
+        block.update(payload=payload, start_line=before["start_line"],
+                     end_line=after["end_line"], stale=bool(block.get("stale") or hit.get("stale")))
+    return blocks
+
+
 def search(result: dict[str, Any]) -> str:
     """A search result for an assistant (see the module docstring)."""
-    hits = result.get("results") or []
+    hits = _blocks(list(result.get("results") or []))
     head = [f"{len(hits)} results in {result.get('collection')} ({result.get('mode')})"]
     head += [f"notice: {n}" for n in result.get("notices") or []]
     parts = ["\n".join(head)]
