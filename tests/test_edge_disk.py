@@ -7,14 +7,13 @@ free block is a SIGBUS that would kill the process running it.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from qdrant_client import models as qm
 
+from reliability._fault_support import mount_tmpfs, umount
 from workspace_qdrant_mcp.core.edge import EdgeClient, OptimizePolicy
 from workspace_qdrant_mcp.core.edge.disk import MIN_FREE_BYTES, copy_tree, used_bytes
 from workspace_qdrant_mcp.core.errors import StoreError
@@ -72,17 +71,11 @@ def test_copy_tree_keeps_content_and_holes(tmp_path: Path) -> None:
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 48 MB tmpfs (under the free space an Edge store keeps): root only, else skipped."""
     mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"a tmpfs cannot be mounted here: {done.stderr.strip()}")
+    mount_tmpfs(mount, "48m")  # skips the test where a tmpfs cannot be mounted
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+        umount(mount)
 
 
 def test_a_nearly_full_disk_refuses_writes_in_one_sentence_and_reads_go_on(

@@ -44,6 +44,7 @@ from _reindex_support import check_whole, project_files, serving
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import bench_reindex
 from conftest import GIT_ENV, git
+from reliability._fault_support import mount_tmpfs, umount
 from workspace_qdrant_mcp.backends.service import ServiceBackend, stop_service
 from workspace_qdrant_mcp.config import Settings
 from workspace_qdrant_mcp.core import store
@@ -356,17 +357,11 @@ def test_undo_and_redo_of_a_rebuild_keep_the_notes_stored_since(
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 320 MB tmpfs (an Edge rebuild's working set, and the 64 MB it keeps free): root only."""
     mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"a tmpfs cannot be mounted here: {done.stderr.strip()}")
+    mount_tmpfs(mount, "320m")  # skips the test where a tmpfs cannot be mounted
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+        umount(mount)
 
 
 def _nothing_built(ws: Workspace, before: set[str], template: Template) -> None:
